@@ -1,0 +1,120 @@
+/**
+ * Starts the whole homeserver locally, the way `npm start` and the tests do: Postgres (embedded PGlite
+ * unless DATABASE_URL names one), migrations, the Neon WebSocket relay, then the Worker and its Durable
+ * Objects in workerd through Miniflare, configured from wrangler.toml. State persists under `dataDir`.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { runMigrations, startEmbeddedPostgres, startWebSocketRelay, type RunningService } from "./postgres";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BUILD_DIR = join(ROOT, ".wrangler", "local-build");
+
+export interface HomeserverOptions {
+  port: number;
+  host?: string;
+  dataDir: string;
+  /** Use this Postgres instead of the embedded one. */
+  databaseUrl?: string;
+  /** Worker variables (SERVER_NAME, ENABLE_REGISTRATION, ...), on top of wrangler.toml's [vars]. */
+  vars?: Record<string, string>;
+  log?: (line: string) => void;
+  /** How much of the Worker's own output (console.*, errors) to show. */
+  workerLogLevel?: LogLevel;
+}
+
+export interface RunningHomeserver {
+  url: string;
+  databaseUrl: string;
+  registrationSharedSecret: string;
+  stop(): Promise<void>;
+}
+
+interface LocalSecrets {
+  registrationSharedSecret: string;
+}
+
+/** Secrets generated on first start and kept with the local data, like Synapse's generated config. */
+function loadOrCreateSecrets(dataDir: string): LocalSecrets {
+  const file = join(dataDir, "secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalSecrets;
+  const secrets: LocalSecrets = { registrationSharedSecret: randomBytes(32).toString("base64url") };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+let buildOnce: Promise<void> | undefined;
+
+/** Bundles the Worker with wrangler (the same bundler `wrangler deploy` uses); once per process. */
+export function buildWorker(): Promise<void> {
+  buildOnce ??= promisify(execFile)(
+    join(ROOT, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", BUILD_DIR, "--config", join(ROOT, "wrangler.toml")],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+  ).then(() => undefined);
+  return buildOnce;
+}
+
+export async function startHomeserver(options: HomeserverOptions): Promise<RunningHomeserver> {
+  const log = options.log ?? (() => undefined);
+  mkdirSync(options.dataDir, { recursive: true });
+  const secrets = loadOrCreateSecrets(options.dataDir);
+  const started: RunningService[] = [];
+  const stopAll = async () => {
+    for (const service of started.reverse()) await service.stop().catch(() => undefined);
+  };
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (databaseUrl === undefined) {
+      const embedded = await startEmbeddedPostgres(join(options.dataDir, "postgres"));
+      started.push(embedded);
+      databaseUrl = embedded.url;
+      log(`embedded Postgres (PGlite) at ${databaseUrl}`);
+    }
+    await runMigrations(databaseUrl);
+    const relay = await startWebSocketRelay();
+    started.push(relay);
+    await buildWorker();
+
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+    const host = options.host ?? "127.0.0.1";
+    const miniflare = new Miniflare({
+      ...workerOptions,
+      name: "homeserver",
+      modules: [{ type: "ESModule", path: join(BUILD_DIR, "index.js") }],
+      modulesRoot: BUILD_DIR,
+      bindings: {
+        ...workerOptions.bindings,
+        REGISTRATION_SHARED_SECRET: secrets.registrationSharedSecret,
+        ...options.vars,
+        DATABASE_URL: databaseUrl,
+        NEON_LOCAL_WS_PROXY: relay.url,
+      },
+      host,
+      port: options.port,
+      cf: false,
+      log: new Log(options.workerLogLevel ?? LogLevel.INFO),
+      durableObjectsPersist: join(options.dataDir, "durable-objects"),
+      r2Persist: join(options.dataDir, "r2"),
+      kvPersist: join(options.dataDir, "kv"),
+      cachePersist: join(options.dataDir, "cache"),
+    } as ConstructorParameters<typeof Miniflare>[0]);
+    const url = (await miniflare.ready).toString().replace(/\/$/, "");
+    started.push({ url, stop: () => miniflare.dispose() });
+    return {
+      url,
+      databaseUrl,
+      registrationSharedSecret: options.vars?.REGISTRATION_SHARED_SECRET ?? secrets.registrationSharedSecret,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

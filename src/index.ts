@@ -1,0 +1,82 @@
+/**
+ * The Worker: one Hono app serving the client-server and admin APIs.
+ * Route files live under src/api/<area>/, one per spec section; Durable Objects under durable-objects/.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { registerSharedSecretRoutes } from "./api/admin/register";
+import { registerRegistrationTokenRoutes } from "./api/admin/registration-tokens";
+import { registerAccountRoutes } from "./api/client-server/account";
+import { registerCapabilitiesRoutes } from "./api/client-server/capabilities";
+import { registerDeviceRoutes } from "./api/client-server/devices";
+import { registerLoginRoutes } from "./api/client-server/login";
+import { registerRegistrationRoutes } from "./api/client-server/register";
+import { UiaChallenge } from "./api/client-server/user-interactive-auth";
+import { registerVersionsRoutes } from "./api/client-server/versions";
+import { registerWellKnownRoutes } from "./api/client-server/well-known";
+import { loadConfig } from "./config";
+import { DatabaseHandle } from "./db/client";
+import type { AppEnv } from "./http/context";
+import { MatrixError } from "./http/errors";
+import { answerUnknownMethods, unrecognizedEndpoint } from "./http/routing";
+
+export { RateLimiter } from "../durable-objects/rate-limiter";
+export { UserSessions } from "../durable-objects/user-sessions";
+
+const app = new Hono<AppEnv>();
+
+app.use(
+  "*",
+  cors({
+    origin: "*",
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+    allowHeaders: ["X-Requested-With", "Content-Type", "Authorization", "Date"],
+  }),
+);
+
+app.use("*", async (c, next) => {
+  const config = loadConfig(c.env);
+  const database = new DatabaseHandle(config);
+  c.set("config", config);
+  c.set("database", database);
+  try {
+    await next();
+  } finally {
+    c.executionCtx.waitUntil(database.close());
+  }
+});
+
+const client = new Hono<AppEnv>();
+registerCapabilitiesRoutes(client);
+registerLoginRoutes(client);
+registerAccountRoutes(client);
+registerDeviceRoutes(client);
+const clientV1 = new Hono<AppEnv>();
+registerRegistrationRoutes(client, clientV1);
+const admin = new Hono<AppEnv>();
+registerSharedSecretRoutes(admin);
+registerRegistrationTokenRoutes(admin);
+
+registerVersionsRoutes(app);
+registerWellKnownRoutes(app);
+for (const router of [client, clientV1, admin, app]) answerUnknownMethods(router);
+app.route("/_matrix/client/v3", client);
+app.route("/_matrix/client/r0", client);
+app.route("/_matrix/client/v1", clientV1);
+app.route("/_synapse/admin", admin);
+
+app.notFound(() => {
+  throw unrecognizedEndpoint();
+});
+
+app.onError((error, c) => {
+  if (error instanceof UiaChallenge) return c.json(error.body, 401);
+  if (error instanceof MatrixError) {
+    for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+    return c.json(error.toJSON(), error.status);
+  }
+  console.error("unhandled error:", error instanceof Error ? (error.stack ?? error.message) : error);
+  return c.json({ errcode: "M_UNKNOWN", error: "Internal server error" }, 500);
+});
+
+export default app;
