@@ -18,6 +18,8 @@ export interface Config {
   enableRegistration: boolean;
   registrationRequiresToken: boolean;
   registrationSharedSecret: string | undefined;
+  /** The server's ed25519 signing key(s), in Synapse's signing-key file format (`ed25519 <version> <base64 seed>`). */
+  signingKey: string | undefined;
   allowGuestAccess: boolean;
   databaseUrl: string | undefined;
   /** Local runs only: a WebSocket relay in front of a plain Postgres, for the Neon driver. */
@@ -82,6 +84,7 @@ export function loadConfig(env: RawEnv): Config {
     enableRegistration: readBoolean(env, "ENABLE_REGISTRATION", false),
     registrationRequiresToken: readBoolean(env, "REGISTRATION_REQUIRES_TOKEN", false),
     registrationSharedSecret: readString(env, "REGISTRATION_SHARED_SECRET"),
+    signingKey: readString(env, "SIGNING_KEY"),
     allowGuestAccess: readBoolean(env, "ALLOW_GUEST_ACCESS", false),
     databaseUrl: readString(env, "DATABASE_URL"),
     neonLocalWsProxy: readString(env, "NEON_LOCAL_WS_PROXY"),

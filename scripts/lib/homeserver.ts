@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { encodeSigningKeyFile, generateSigningKey } from "../../src/core/crypto/ed25519";
 import { runMigrations, startEmbeddedPostgres, startWebSocketRelay, type RunningService } from "./postgres";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -38,21 +39,32 @@ export interface RunningHomeserver {
 
 interface LocalSecrets {
   registrationSharedSecret: string;
+  /** The server's ed25519 signing key in Synapse's signing-key file format. */
+  signingKey: string;
 }
 
 /** Secrets generated on first start and kept with the local data, like Synapse's generated config. */
-function loadOrCreateSecrets(dataDir: string): LocalSecrets {
+async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
   const file = join(dataDir, "secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LocalSecrets;
-  const secrets: LocalSecrets = { registrationSharedSecret: randomBytes(32).toString("base64url") };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const stored: Partial<LocalSecrets> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  const secrets: LocalSecrets = {
+    registrationSharedSecret: stored.registrationSharedSecret ?? randomBytes(32).toString("base64url"),
+    signingKey: stored.signingKey ?? encodeSigningKeyFile(await generateSigningKey()),
+  };
+  if (stored.registrationSharedSecret === undefined || stored.signingKey === undefined) {
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
   return secrets;
 }
 
 let buildOnce: Promise<void> | undefined;
 
-/** Bundles the Worker with wrangler (the same bundler `wrangler deploy` uses); once per process. */
+/**
+ * Bundles the Worker with wrangler (the same bundler `wrangler deploy` uses); once per process, and not
+ * at all when the test runner has already built it for every test process (HOMESERVER_PREBUILT).
+ */
 export function buildWorker(): Promise<void> {
+  if (process.env.HOMESERVER_PREBUILT === "1" && existsSync(join(BUILD_DIR, "index.js"))) return Promise.resolve();
   buildOnce ??= promisify(execFile)(
     join(ROOT, "node_modules", ".bin", "wrangler"),
     ["deploy", "--dry-run", "--outdir", BUILD_DIR, "--config", join(ROOT, "wrangler.toml")],
@@ -64,7 +76,7 @@ export function buildWorker(): Promise<void> {
 export async function startHomeserver(options: HomeserverOptions): Promise<RunningHomeserver> {
   const log = options.log ?? (() => undefined);
   mkdirSync(options.dataDir, { recursive: true });
-  const secrets = loadOrCreateSecrets(options.dataDir);
+  const secrets = await loadOrCreateSecrets(options.dataDir);
   const started: RunningService[] = [];
   const stopAll = async () => {
     for (const service of started.reverse()) await service.stop().catch(() => undefined);
@@ -92,6 +104,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       bindings: {
         ...workerOptions.bindings,
         REGISTRATION_SHARED_SECRET: secrets.registrationSharedSecret,
+        SIGNING_KEY: secrets.signingKey,
         ...options.vars,
         DATABASE_URL: databaseUrl,
         NEON_LOCAL_WS_PROXY: relay.url,
