@@ -57,6 +57,13 @@ async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
   return secrets;
 }
 
+/** Miniflare's log, minus secrets: access tokens passed as query parameters never reach the console. */
+class RedactingLog extends Log {
+  override logWithLevel(level: LogLevel, message: string): void {
+    super.logWithLevel(level, message.replace(/access_token=[^&\s]+/g, "access_token=<redacted>"));
+  }
+}
+
 let buildOnce: Promise<void> | undefined;
 
 /**
@@ -112,7 +119,7 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
       host,
       port: options.port,
       cf: false,
-      log: new Log(options.workerLogLevel ?? LogLevel.INFO),
+      log: new RedactingLog(options.workerLogLevel ?? LogLevel.INFO),
       durableObjectsPersist: join(options.dataDir, "durable-objects"),
       r2Persist: join(options.dataDir, "r2"),
       kvPersist: join(options.dataDir, "kv"),

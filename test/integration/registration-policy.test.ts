@@ -27,7 +27,7 @@ before(async () => {
     RC_LOGIN_ADDRESS_PER_SECOND: "0.01",
     RC_LOGIN_ADDRESS_BURST: "4",
   });
-  closed = await startTestHomeserver({ ENABLE_REGISTRATION: "false", MAX_JSON_BODY_BYTES: "2048" });
+  closed = await startTestHomeserver({ ENABLE_REGISTRATION: "false", MAX_JSON_BODY_BYTES: "2048", ALLOW_GUEST_ACCESS: "true" });
   api = new TestClient(policy.url);
   closedApi = new TestClient(closed.url);
 });
@@ -96,6 +96,14 @@ describe("closed registration and limits", () => {
     assert.equal(response.body.errcode, "M_FORBIDDEN");
     const available = await closedApi.get(`${V3}/register/available?username=someone`);
     assert.equal(available.status, 403);
+  });
+
+  test("guests may register when guest access is on, even with registration closed", async () => {
+    const guest = await closedApi.post<{ user_id: string; access_token: string }>(`${V3}/register?kind=guest`, {});
+    assert.equal(guest.status, 200);
+    assert.match(guest.body.user_id, /^@[0-9]+:localhost$/);
+    const whoami = await closedApi.get<{ is_guest: boolean }>(`${V3}/account/whoami`, { token: guest.body.access_token });
+    assert.equal(whoami.body.is_guest, true);
   });
 
   test("an over-size body is M_TOO_LARGE, never a 5xx", async () => {
