@@ -1,9 +1,14 @@
 import type { RateLimiter } from "../durable-objects/rate-limiter";
+import type { Room } from "../durable-objects/room";
 import type { UserSessions } from "../durable-objects/user-sessions";
 
 /** The bindings and variables the Worker and its Durable Objects receive (see wrangler.toml and README.md). */
 export interface Env {
   USER_SESSIONS: DurableObjectNamespace<UserSessions>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** One Room per room, addressed by `idFromName(roomId)`. */
+  ROOMS: DurableObjectNamespace<Room>;
+  /** Media bytes and cached thumbnails (metadata lives in Postgres). */
+  MEDIA: R2Bucket;
   [variable: string]: unknown;
 }

@@ -5,15 +5,27 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { registerSharedSecretRoutes } from "./api/admin/register";
+import { registerAdminRoomRoutes } from "./api/admin/rooms";
 import { registerRegistrationTokenRoutes } from "./api/admin/registration-tokens";
 import { registerAccountRoutes } from "./api/client-server/account";
 import { registerCapabilitiesRoutes } from "./api/client-server/capabilities";
+import { registerCreateRoomRoutes } from "./api/client-server/create-room";
 import { registerDeviceRoutes } from "./api/client-server/devices";
 import { registerLoginRoutes } from "./api/client-server/login";
+import { registerMembershipRoutes } from "./api/client-server/membership";
 import { registerRegistrationRoutes } from "./api/client-server/register";
+import { registerRoomAliasRoutes } from "./api/client-server/room-aliases";
+import { registerRoomEventRoutes } from "./api/client-server/room-events";
+import { registerRoomHistoryRoutes } from "./api/client-server/room-history";
 import { UiaChallenge } from "./api/client-server/user-interactive-auth";
 import { registerVersionsRoutes } from "./api/client-server/versions";
 import { registerWellKnownRoutes } from "./api/client-server/well-known";
+import { registerMediaConfigRoutes } from "./api/media/config";
+import type { MediaRouters } from "./api/media/content";
+import { registerDownloadRoutes } from "./api/media/download";
+import { registerPreviewRoutes } from "./api/media/preview";
+import { registerThumbnailRoutes } from "./api/media/thumbnail";
+import { registerUploadRoutes } from "./api/media/upload";
 import { loadConfig } from "./config";
 import { DatabaseHandle } from "./db/client";
 import type { AppEnv } from "./http/context";
@@ -21,6 +33,7 @@ import { MatrixError } from "./http/errors";
 import { answerUnknownMethods, unrecognizedEndpoint } from "./http/routing";
 
 export { RateLimiter } from "../durable-objects/rate-limiter";
+export { Room } from "../durable-objects/room";
 export { UserSessions } from "../durable-objects/user-sessions";
 
 const app = new Hono<AppEnv>();
@@ -51,19 +64,37 @@ registerCapabilitiesRoutes(client);
 registerLoginRoutes(client);
 registerAccountRoutes(client);
 registerDeviceRoutes(client);
+registerCreateRoomRoutes(client);
+registerMembershipRoutes(client);
+registerRoomEventRoutes(client);
+registerRoomHistoryRoutes(client);
+registerRoomAliasRoutes(client);
 const clientV1 = new Hono<AppEnv>();
 registerRegistrationRoutes(client, clientV1);
 const admin = new Hono<AppEnv>();
 registerSharedSecretRoutes(admin);
 registerRegistrationTokenRoutes(admin);
+registerAdminRoomRoutes(admin);
+const mediaV3 = new Hono<AppEnv>();
+const mediaR0 = new Hono<AppEnv>();
+const mediaV1 = new Hono<AppEnv>();
+const media: MediaRouters = { legacy: [mediaV3, mediaR0, mediaV1], v3: mediaV3, v1: mediaV1, clientV1 };
+registerUploadRoutes(media);
+registerDownloadRoutes(media);
+registerThumbnailRoutes(media);
+registerMediaConfigRoutes(media);
+registerPreviewRoutes(media);
 
 registerVersionsRoutes(app);
 registerWellKnownRoutes(app);
-for (const router of [client, clientV1, admin, app]) answerUnknownMethods(router);
+for (const router of [client, clientV1, admin, mediaV3, mediaR0, mediaV1, app]) answerUnknownMethods(router);
 app.route("/_matrix/client/v3", client);
 app.route("/_matrix/client/r0", client);
 app.route("/_matrix/client/v1", clientV1);
 app.route("/_synapse/admin", admin);
+app.route("/_matrix/media/v3", mediaV3);
+app.route("/_matrix/media/r0", mediaR0);
+app.route("/_matrix/media/v1", mediaV1);
 
 app.notFound(() => {
   throw unrecognizedEndpoint();
@@ -75,7 +106,8 @@ app.onError((error, c) => {
     for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
     return c.json(error.toJSON(), error.status);
   }
-  console.error("unhandled error:", error instanceof Error ? (error.stack ?? error.message) : error);
+  const cause = error instanceof Error && error.cause instanceof Error ? `\ncaused by: ${error.cause.stack ?? error.cause.message}` : "";
+  console.error("unhandled error:", error instanceof Error ? (error.stack ?? error.message) + cause : error);
   return c.json({ errcode: "M_UNKNOWN", error: "Internal server error" }, 500);
 });
 

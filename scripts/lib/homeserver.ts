@@ -5,14 +5,21 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { encodeSigningKeyFile, generateSigningKey } from "../../src/core/crypto/ed25519";
-import { runMigrations, startEmbeddedPostgres, startWebSocketRelay, type RunningService } from "./postgres";
+import {
+  EMBEDDED_DATABASE_URL,
+  openEmbeddedPostgres,
+  runMigrations,
+  startPostgresEndpoint,
+  type PostgresTarget,
+  type RunningService,
+} from "./postgres";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUILD_DIR = join(ROOT, ".wrangler", "local-build");
@@ -90,14 +97,19 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
   };
   try {
     let databaseUrl = options.databaseUrl;
+    let target: PostgresTarget = { kind: "tcp" };
     if (databaseUrl === undefined) {
-      const embedded = await startEmbeddedPostgres(join(options.dataDir, "postgres"));
-      started.push(embedded);
-      databaseUrl = embedded.url;
-      log(`embedded Postgres (PGlite) at ${databaseUrl}`);
+      const directory = join(options.dataDir, "postgres");
+      const db = await openEmbeddedPostgres(directory);
+      started.push({ url: directory, stop: () => db.close() });
+      target = { kind: "embedded", db };
+      databaseUrl = EMBEDDED_DATABASE_URL;
+      await runMigrations(db);
+      log(`embedded Postgres (PGlite) in ${directory}`);
+    } else {
+      await runMigrations(databaseUrl);
     }
-    await runMigrations(databaseUrl);
-    const relay = await startWebSocketRelay();
+    const relay = await startPostgresEndpoint(target);
     started.push(relay);
     await buildWorker();
 
@@ -106,7 +118,13 @@ export async function startHomeserver(options: HomeserverOptions): Promise<Runni
     const miniflare = new Miniflare({
       ...workerOptions,
       name: "homeserver",
-      modules: [{ type: "ESModule", path: join(BUILD_DIR, "index.js") }],
+      // WebAssembly the bundle imports (e.g. the image library's .wasm) sits beside it as separate modules.
+      modules: [
+        { type: "ESModule", path: join(BUILD_DIR, "index.js") },
+        ...readdirSync(BUILD_DIR)
+          .filter((file) => file.endsWith(".wasm"))
+          .map((file) => ({ type: "CompiledWasm" as const, path: join(BUILD_DIR, file) })),
+      ],
       modulesRoot: BUILD_DIR,
       bindings: {
         ...workerOptions.bindings,

@@ -1,6 +1,7 @@
 /**
  * Global metadata in Postgres (Neon in production). Room event graphs live in the Room Durable Objects;
- * this holds what is not a room's: accounts, devices, sessions, registration tokens.
+ * this holds what is not a room's: accounts, devices, sessions, registration tokens, and the indexes
+ * that span rooms (which users are in which rooms, room aliases, directory visibility).
  * Change it here, then `npm run db:generate` writes the migration into migrations/.
  */
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
@@ -85,3 +86,85 @@ export const sharedSecretNonces = pgTable("shared_secret_nonces", {
   nonce: text("nonce").primaryKey(),
   createdTs: timestamp("created_ts").notNull(),
 });
+
+/** Rooms created on this server; `is_public` is the room's visibility in the published room directory. */
+export const rooms = pgTable("rooms", {
+  roomId: text("room_id").primaryKey(),
+  roomVersion: text("room_version").notNull(),
+  creator: text("creator").notNull(),
+  isPublic: boolean("is_public").notNull().default(false),
+  createdTs: timestamp("created_ts").notNull(),
+});
+
+/**
+ * Each user's current membership of each room, written by the room's Durable Object whenever a
+ * membership changes (never on ordinary messages). `stream_ordering` is the room's own stream position of
+ * the membership event, so a late retry can never overwrite a newer membership.
+ */
+export const roomMemberships = pgTable(
+  "room_memberships",
+  {
+    roomId: text("room_id").notNull(),
+    userId: text("user_id").notNull(),
+    membership: text("membership").notNull(),
+    eventId: text("event_id").notNull(),
+    streamOrdering: bigint("stream_ordering", { mode: "number" }).notNull(),
+    /** Set by POST /rooms/{roomId}/forget; cleared by the next membership change. */
+    forgotten: boolean("forgotten").notNull().default(false),
+    updatedTs: timestamp("updated_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index("room_memberships_user_idx").on(t.userId, t.membership)],
+);
+
+/** Local room aliases (`#localpart:this.server`) and who created them (they may delete them). */
+export const roomAliases = pgTable(
+  "room_aliases",
+  {
+    alias: text("alias").primaryKey(),
+    roomId: text("room_id").notNull(),
+    creator: text("creator").notNull(),
+    createdTs: timestamp("created_ts").notNull(),
+  },
+  (t) => [index("room_aliases_room_idx").on(t.roomId)],
+);
+
+/**
+ * Local media: one row per `mxc://` URI this server handed out. The bytes live in R2 under
+ * `local_content/<media_id>` (thumbnails under `local_thumbnails/<media_id>/…`); a row without
+ * `uploaded_ts` is an `mxc://` URI from POST /media/v1/create still waiting for its content.
+ */
+export const media = pgTable(
+  "media",
+  {
+    mediaId: text("media_id").primaryKey(),
+    /** Who uploaded (or, while pending, who may upload) the content. */
+    userId: text("user_id").notNull(),
+    mediaType: text("media_type"),
+    uploadName: text("upload_name"),
+    mediaLength: bigint("media_length", { mode: "number" }),
+    createdTs: timestamp("created_ts").notNull(),
+    uploadedTs: timestamp("uploaded_ts"),
+    /** Pending URIs only: when the URI lapses if no content arrives. */
+    unusedExpiresTs: timestamp("unused_expires_ts"),
+    /** Set while a PUT streams content, so a concurrent PUT gets M_CANNOT_OVERWRITE_MEDIA. */
+    uploadLockedUntilTs: timestamp("upload_locked_until_ts"),
+    /** The URL an image was fetched from by the URL previewer, for images it stored. */
+    urlCache: text("url_cache"),
+  },
+  (t) => [index("media_user_idx").on(t.userId, t.uploadedTs)],
+);
+
+/**
+ * URL previews already computed, kept per download so that a preview requested for a past moment (`ts`)
+ * is answered from the download closest to it, as in Synapse's `local_media_repository_url_cache`.
+ */
+export const urlPreviews = pgTable(
+  "url_previews",
+  {
+    url: text("url").notNull(),
+    downloadTs: timestamp("download_ts").notNull(),
+    expiresTs: timestamp("expires_ts").notNull(),
+    og: jsonb("og").$type<Record<string, string | number>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.url, t.downloadTs] })],
+);

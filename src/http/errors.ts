@@ -30,6 +30,7 @@ export type MatrixErrorCode =
   | "M_UNSUPPORTED_ROOM_VERSION"
   | "M_INCOMPATIBLE_ROOM_VERSION"
   | "M_BAD_STATE"
+  | "M_BAD_ALIAS"
   | "M_GUEST_ACCESS_FORBIDDEN"
   | "M_CAPTCHA_NEEDED"
   | "M_CAPTCHA_INVALID"
@@ -41,7 +42,9 @@ export type MatrixErrorCode =
   | "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM"
   | "M_WEAK_PASSWORD"
   | "M_PASSWORD_TOO_SHORT"
-  | "M_WRONG_ROOM_KEYS_VERSION";
+  | "M_WRONG_ROOM_KEYS_VERSION"
+  | "M_NOT_YET_UPLOADED"
+  | "M_CANNOT_OVERWRITE_MEDIA";
 
 export class MatrixError extends Error {
   constructor(

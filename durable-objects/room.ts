@@ -1,0 +1,794 @@
+/**
+ * Room: one Durable Object per room (`idFromName(roomId)`), the single writer of that room.
+ *
+ * Every local event is created here, one at a time: prev_events are the forward extremities, auth
+ * events come from the auth events selection over the current state, depth is the deepest prev event
+ * plus one; the event is hashed and signed with the server key, checked by the auth rules against its
+ * auth events and against the current state, size-checked, and persisted atomically with its state
+ * group and stream ordering. Waiters for new events (sync) are then woken. Membership changes are also
+ * written to the Postgres membership index; ordinary messages never touch Postgres.
+ *
+ * Reads (history, state, members) apply the history visibility rules for the requesting user.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
+import { referencedEventId } from "../src/core/auth/auth-events";
+import { authorizeEventAgainstState, authorizeEventWithAuthEvents } from "../src/core/auth/auth-rules";
+import { getPowerLevels, getUserPowerLevel, requiredPowerLevel, validatePowerLevelsContent } from "../src/core/auth/power-levels";
+import { stateTupleKey, type StateLookup, type StateTupleKey } from "../src/core/auth/state-map";
+import { CanonicalJsonError, encodeCanonicalJson } from "../src/core/canonical-json";
+import { computeRoomIdFromCreateEvent, getEventId } from "../src/core/events/event-id";
+import type { JsonObject, StoredEvent } from "../src/core/events/pdu";
+import { getRoomVersion, type RoomVersion } from "../src/core/room-versions";
+import { loadConfig, type Config } from "../src/config";
+import { withDatabase } from "../src/db/client";
+import { roomMemberships } from "../src/db/schema";
+import type { Env } from "../src/env";
+import { MatrixError, badJson, forbidden, invalidParam, notFound } from "../src/http/errors";
+import { toClientEvent, type ClientEvent } from "../src/rooms/client-event";
+import { buildLocalEvent, selectAuthEvents, type EventDraft } from "../src/rooms/event-builder";
+import { filterAllowsRoom, matchesRoomEventFilter, type RoomEventFilter } from "../src/rooms/event-filter";
+import { historyVisibilityOf, mayUserSeeEvent, type HistoryVisibility } from "../src/rooms/history-visibility";
+import {
+  roomFailure,
+  type ContextInput,
+  type CreateRoomInput,
+  type EventContext,
+  type EventsSince,
+  type ForwardExtremity,
+  type JoinedMember,
+  type MembersInput,
+  type MembershipAction,
+  type MembershipInput,
+  type MessagesInput,
+  type MessagesPage,
+  type RoomApi,
+  type RoomRequester,
+  type RoomResult,
+  type RoomStanding,
+  type SendEventInput,
+} from "../src/rooms/room-rpc";
+import { serverIdentity } from "../src/rooms/signing-key";
+import { RoomStore, type AcceptedEvent, type EventRow, type OutboxRow, type RoomMeta, type StateEntry } from "./room-store";
+
+/** How many stored events one history request may look at while filtering, at most. */
+const MAX_SCANNED_EVENTS = 1000;
+const SCAN_BATCH = 100;
+const INDEX_RETRY_DELAY_MS = 10_000;
+
+async function respond<T>(work: () => Promise<T> | T): Promise<RoomResult<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    if (error instanceof MatrixError) return { ok: false, failure: roomFailure(error) };
+    throw error;
+  }
+}
+
+function sameContent(a: JsonObject, b: JsonObject): boolean {
+  try {
+    return encodeCanonicalJson(a, { strict: false }) === encodeCanonicalJson(b, { strict: false });
+  } catch (error) {
+    if (error instanceof CanonicalJsonError) return false;
+    throw error;
+  }
+}
+
+function membershipOf(event: StoredEvent | undefined): string | undefined {
+  const membership = event?.pdu.content["membership"];
+  return typeof membership === "string" ? membership : undefined;
+}
+
+/** Events accepted but not yet persisted, seen on top of the room's current state. */
+class PendingBatch {
+  readonly accepted: AcceptedEvent[] = [];
+  private readonly pendingState = new Map<StateTupleKey, StoredEvent>();
+  private readonly pendingEvents = new Map<string, StoredEvent>();
+
+  constructor(
+    private readonly base: { state: StateLookup; event: (eventId: string) => StoredEvent | undefined },
+    public extremities: StoredEvent[],
+  ) {}
+
+  state: StateLookup = (type, stateKey) => this.pendingState.get(stateTupleKey(type, stateKey)) ?? this.base.state(type, stateKey);
+
+  event(eventId: string): StoredEvent | undefined {
+    return this.pendingEvents.get(eventId) ?? this.base.event(eventId);
+  }
+
+  add(accepted: AcceptedEvent): void {
+    const { event } = accepted;
+    this.accepted.push(accepted);
+    this.pendingEvents.set(event.eventId, event);
+    if (event.pdu.state_key !== undefined) this.pendingState.set(stateTupleKey(event.pdu.type, event.pdu.state_key), event);
+    // Every local event cites all forward extremities, so afterwards it is the only one.
+    this.extremities = [event];
+  }
+}
+
+/** How far a user may read a room: everything up to `upTo` (their leave, for users who left). */
+interface ReadAccess {
+  upTo: number;
+}
+
+export class Room extends DurableObject<Env> implements RoomApi {
+  private readonly config: Config;
+  private readonly store: RoomStore;
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private indexFlushTail: Promise<unknown> = Promise.resolve();
+  private readonly waiters = new Set<() => void>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = loadConfig(env);
+    this.store = new RoomStore(ctx.storage);
+  }
+
+  /**
+   * Runs writes one at a time. Building an event awaits signing, so without this two requests could
+   * both pick the same forward extremities and stream position.
+   */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writeTail.then(work);
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private requireRoom(roomId: string): RoomMeta {
+    const meta = this.store.meta;
+    if (meta === undefined || meta.roomId !== roomId) throw notFound(`Unknown room ${roomId}`);
+    return meta;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Writing
+  // ---------------------------------------------------------------------------
+
+  private currentBatch(): PendingBatch {
+    return new PendingBatch(
+      { state: (type, stateKey) => this.store.currentStateEvent(type, stateKey), event: (id) => this.store.event(id) },
+      this.store.forwardExtremities(),
+    );
+  }
+
+  private async buildEvent(batch: PendingBatch, draft: EventDraft, meta: RoomMeta): Promise<StoredEvent> {
+    return buildLocalEvent(
+      draft,
+      {
+        roomId: meta.roomId,
+        prevEvents: batch.extremities,
+        authEvents: selectAuthEvents(draft, batch.state, meta.roomVersion),
+        originServerTs: Date.now(),
+      },
+      meta.roomVersion,
+      await serverIdentity(this.config),
+    );
+  }
+
+  /** The auth rules against the event's own auth events and against the current state; M_FORBIDDEN if either rejects it. */
+  private accept(batch: PendingBatch, roomVersion: RoomVersion, accepted: AcceptedEvent): void {
+    const { pdu } = accepted.event;
+    const authEvents = pdu.auth_events
+      .map((reference) => batch.event(referencedEventId(reference)))
+      .filter((event): event is StoredEvent => event !== undefined);
+    const createEvent = batch.state("m.room.create", "");
+    const againstAuthEvents = authorizeEventWithAuthEvents(pdu, authEvents, roomVersion, createEvent ? { createEvent } : {});
+    if (!againstAuthEvents.allowed) throw forbidden(againstAuthEvents.reason);
+    const againstCurrentState = authorizeEventAgainstState(pdu, batch.state, roomVersion);
+    if (!againstCurrentState.allowed) throw forbidden(againstCurrentState.reason);
+    batch.add(accepted);
+  }
+
+  private commit(batch: PendingBatch, initialize?: { roomId: string; roomVersion: RoomVersion }): void {
+    this.store.persist(batch.accepted, initialize);
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  /** Creates the room from its signed create event and the rest of its initial events, all or nothing. */
+  async createRoom(input: CreateRoomInput): Promise<RoomResult<{ eventIds: string[] }>> {
+    const result = await respond(() =>
+      this.exclusive(async () => {
+        if (this.store.meta !== undefined) throw new MatrixError(400, "M_ROOM_IN_USE", "A room with this ID already exists");
+        const roomVersion = getRoomVersion(input.roomVersion);
+        if (roomVersion === undefined) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version");
+        const createPdu = input.createEvent;
+        const namedRoom = roomVersion.roomIdFromCreateEvent ? computeRoomIdFromCreateEvent(createPdu, roomVersion) : createPdu.room_id;
+        if (createPdu.type !== "m.room.create" || namedRoom !== input.roomId) {
+          throw invalidParam("The create event does not belong to this room");
+        }
+        const meta: RoomMeta = { roomId: input.roomId, roomVersion };
+        const batch = new PendingBatch({ state: () => undefined, event: () => undefined }, []);
+        try {
+          this.accept(batch, roomVersion, { event: { eventId: getEventId(createPdu, roomVersion), pdu: createPdu } });
+          for (const draft of input.events) {
+            this.accept(batch, roomVersion, { event: await this.buildEvent(batch, draft, meta) });
+          }
+        } catch (error) {
+          // The spec's error for initial state that the auth rules reject.
+          if (error instanceof MatrixError && error.errcode === "M_FORBIDDEN") {
+            throw new MatrixError(400, "M_INVALID_ROOM_STATE", `Invalid initial room state: ${error.message}`);
+          }
+          throw error;
+        }
+        this.commit(batch, { roomId: input.roomId, roomVersion });
+        return { eventIds: batch.accepted.map((accepted) => accepted.event.eventId) };
+      }),
+    );
+    await this.flushMembershipIndex();
+    return result;
+  }
+
+  /** Sends a message, state or redaction event (PUT /send, PUT /state, PUT /redact). */
+  async sendEvent(input: SendEventInput): Promise<RoomResult<{ eventId: string }>> {
+    const result = await respond(() =>
+      this.exclusive(async () => {
+        const meta = this.requireRoom(input.roomId);
+        const { requester } = input;
+        if (input.txnId !== undefined) {
+          const earlier = this.store.transactionEventId(requester.userId, requester.deviceId, input.txnId);
+          if (earlier !== undefined) return { eventId: earlier };
+        }
+        if (input.type === "m.room.member" && input.stateKey !== undefined) {
+          return this.applyMembership(meta, requester, input.stateKey, input.content, undefined);
+        }
+        if (input.stateKey !== undefined) {
+          // Re-sending the current state unchanged does not create an event (as Synapse).
+          const current = this.store.currentStateEvent(input.type, input.stateKey);
+          if (current !== undefined && current.pdu.sender === requester.userId && sameContent(current.pdu.content, input.content)) {
+            return { eventId: current.eventId };
+          }
+        }
+        if (input.type === "m.room.power_levels" && input.stateKey === "") {
+          // Malformed power levels are a bad request (as in Synapse), not a permission problem.
+          const problem = validatePowerLevelsContent(input.content, meta.roomVersion);
+          if (problem !== undefined) throw badJson(problem);
+        }
+        const redactionTarget = input.redacts === undefined ? undefined : this.checkRedaction(meta, requester.userId, input.redacts);
+        const batch = this.currentBatch();
+        const draft: EventDraft = { type: input.type, sender: requester.userId, content: input.content };
+        if (input.stateKey !== undefined) draft.stateKey = input.stateKey;
+        if (input.redacts !== undefined) draft.redacts = input.redacts;
+        const event = await this.buildEvent(batch, draft, meta);
+        const accepted: AcceptedEvent = { event };
+        if (input.txnId !== undefined) accepted.transaction = { deviceId: requester.deviceId, txnId: input.txnId };
+        if (redactionTarget !== undefined) accepted.redactionTarget = redactionTarget;
+        this.accept(batch, meta.roomVersion, accepted);
+        this.commit(batch);
+        return { eventId: event.eventId };
+      }),
+    );
+    await this.flushMembershipIndex();
+    return result;
+  }
+
+  /**
+   * Who may redact what, checked when the redaction is created (from room version 3 the auth rules
+   * leave it to the server applying it): a user's own events, or anyone's with the `redact` level.
+   * Returns the event to redact, or undefined when it is not known here (the redaction is still sent).
+   */
+  private checkRedaction(meta: RoomMeta, sender: string, redacts: string): string | undefined {
+    const target = this.store.event(redacts);
+    if (target === undefined) return undefined;
+    if (target.pdu.type === "m.room.create") throw forbidden("Redacting create events is not permitted");
+    if (target.pdu.sender !== sender) {
+      const state: StateLookup = (type, stateKey) => this.store.currentStateEvent(type, stateKey);
+      const redactLevel = getPowerLevels(state, meta.roomVersion).redact;
+      if (getUserPowerLevel(sender, state, meta.roomVersion) < redactLevel) {
+        throw forbidden("You don't have permission to redact events");
+      }
+    }
+    return redacts;
+  }
+
+  /** Join, leave, invite, kick, ban and unban. */
+  async changeMembership(input: MembershipInput): Promise<RoomResult<{ eventId: string }>> {
+    const result = await respond(() =>
+      this.exclusive(async () => {
+        const meta = this.requireRoom(input.roomId);
+        const membership = input.action === "kick" || input.action === "unban" ? "leave" : input.action;
+        const content: JsonObject = { membership };
+        if (input.reason !== undefined) content["reason"] = input.reason;
+        if (input.isDirect === true) content["is_direct"] = true;
+        return this.applyMembership(meta, input.requester, input.target, content, input.action);
+      }),
+    );
+    await this.flushMembershipIndex();
+    return result;
+  }
+
+  /**
+   * A membership change, with the checks Synapse makes before the auth rules: unbanning someone not
+   * banned is M_BAD_STATE, kicking someone not in the room is M_FORBIDDEN, guests join only rooms with
+   * guest access, and repeating the current membership unchanged returns the existing event.
+   */
+  private async applyMembership(
+    meta: RoomMeta,
+    requester: RoomRequester,
+    target: string,
+    content: JsonObject,
+    action: MembershipAction | undefined,
+  ): Promise<{ eventId: string }> {
+    const membership = content["membership"];
+    if (typeof membership !== "string") throw badJson("Membership events need a string content.membership");
+    const current = this.store.currentStateEvent("m.room.member", target);
+    const previous = membershipOf(current);
+    if (action === "unban" && previous !== "ban") {
+      throw new MatrixError(403, "M_BAD_STATE", `Cannot unban user who was not banned (membership=${previous ?? "none"})`);
+    }
+    if (current !== undefined && current.pdu.sender === requester.userId && sameContent(current.pdu.content, content)) {
+      return { eventId: current.eventId };
+    }
+    if (action === "kick" && (previous === undefined || previous === "leave" || previous === "ban")) {
+      throw forbidden("The target user is not in the room");
+    }
+    if (membership === "join" && requester.isGuest) {
+      const guestAccess = this.store.currentStateEvent("m.room.guest_access", "")?.pdu.content["guest_access"];
+      if (guestAccess !== "can_join") throw forbidden("Guest access not allowed");
+    }
+    const batch = this.currentBatch();
+    const event = await this.buildEvent(batch, { type: "m.room.member", sender: requester.userId, stateKey: target, content }, meta);
+    this.accept(batch, meta.roomVersion, { event });
+    this.commit(batch);
+    return { eventId: event.eventId };
+  }
+
+  /** POST /forget: only once the user has left (or been banned or kicked). */
+  async forget(roomId: string, userId: string): Promise<RoomResult<Record<string, never>>> {
+    const result = await respond(() =>
+      this.exclusive(async () => {
+        if (this.store.meta === undefined || this.store.meta.roomId !== roomId) return {};
+        const eventId = this.store.currentStateEventId("m.room.member", userId);
+        const row = eventId === undefined ? undefined : this.store.row(eventId);
+        if (row === undefined) return {};
+        if (row.membership !== "leave" && row.membership !== "ban") {
+          throw new MatrixError(400, "M_UNKNOWN", `User ${userId} is in room ${roomId}`);
+        }
+        this.store.forget(userId, row);
+        return {};
+      }),
+    );
+    await this.flushMembershipIndex();
+    return result;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The Postgres membership index
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Writes queued membership changes to Postgres. The queue is committed with the events, so a failed
+   * write loses nothing: an alarm retries it. Flushes run one at a time so an older flush cannot land
+   * after a newer one.
+   */
+  private flushMembershipIndex(): Promise<void> {
+    const run = this.indexFlushTail.then(() => this.writeMembershipIndex());
+    this.indexFlushTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeMembershipIndex(): Promise<void> {
+    const meta = this.store.meta;
+    const pending = this.store.pendingIndexUpdates();
+    const last = pending.at(-1);
+    if (meta === undefined || last === undefined) return;
+    const latestByUser = new Map<string, OutboxRow>();
+    for (const row of pending) latestByUser.set(row.user_id, row);
+    const now = Date.now();
+    try {
+      await withDatabase(this.config, (db) =>
+        db
+          .insert(roomMemberships)
+          .values(
+            [...latestByUser.values()].map((row) => ({
+              roomId: meta.roomId,
+              userId: row.user_id,
+              membership: row.membership,
+              eventId: row.event_id,
+              streamOrdering: row.stream_ordering,
+              forgotten: row.forgotten === 1,
+              updatedTs: now,
+            })),
+          )
+          .onConflictDoUpdate({
+            target: [roomMemberships.roomId, roomMemberships.userId],
+            set: {
+              membership: sql`excluded.membership`,
+              eventId: sql`excluded.event_id`,
+              streamOrdering: sql`excluded.stream_ordering`,
+              forgotten: sql`excluded.forgotten`,
+              updatedTs: sql`excluded.updated_ts`,
+            },
+            setWhere: sql`${roomMemberships.streamOrdering} <= excluded.stream_ordering`,
+          }),
+      );
+      this.store.clearIndexUpdates(last.id);
+    } catch (error) {
+      console.warn(`room ${meta.roomId}: membership index update failed, retrying:`, error instanceof Error ? error.message : error);
+      await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_DELAY_MS);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    await this.flushMembershipIndex();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reading
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Whether the user may read the room at all, and up to where: members up to now, users who left up
+   * to their leave (until they forget the room), anyone up to now in a world-readable room. Unknown
+   * rooms get the same M_FORBIDDEN as rooms the user is not in, so room IDs cannot be probed.
+   */
+  private readableRoom(roomId: string, userId: string): { meta: RoomMeta; access: ReadAccess } {
+    const meta = this.store.meta;
+    if (meta !== undefined && meta.roomId === roomId) {
+      const eventId = this.store.currentStateEventId("m.room.member", userId);
+      const row = eventId === undefined ? undefined : this.store.row(eventId);
+      const membership = row?.membership ?? undefined;
+      if (membership === "join") return { meta, access: { upTo: this.store.position } };
+      if (row !== undefined && (membership === "leave" || membership === "ban") && !this.store.hasForgotten(userId, row.stream_ordering)) {
+        return { meta, access: { upTo: row.stream_ordering } };
+      }
+      if (this.currentHistoryVisibility() === "world_readable") return { meta, access: { upTo: this.store.position } };
+    }
+    throw forbidden(`User ${userId} not in room ${roomId}`);
+  }
+
+  private currentHistoryVisibility(): HistoryVisibility {
+    return historyVisibilityOf(this.store.currentStateEvent("m.room.history_visibility", "")?.pdu.content);
+  }
+
+  /** A per-request check of which events the user may see (state lookups are cached per state group). */
+  private visibilityFor(userId: string): (row: EventRow) => boolean {
+    const joinPositions = this.store.joinPositions(userId);
+    const visibilityByGroup = new Map<number, HistoryVisibility>();
+    const membershipByGroup = new Map<number, string | undefined>();
+    const visibilityAt = (group: number | null): HistoryVisibility => {
+      if (group === null) return "shared";
+      let visibility = visibilityByGroup.get(group);
+      if (visibility === undefined) {
+        const eventId = this.store.stateEventIdAt(group, "m.room.history_visibility", "");
+        visibility = historyVisibilityOf(eventId === undefined ? undefined : this.store.event(eventId)?.pdu.content);
+        visibilityByGroup.set(group, visibility);
+      }
+      return visibility;
+    };
+    const membershipAt = (group: number | null): string | undefined => {
+      if (group === null) return undefined;
+      if (!membershipByGroup.has(group)) {
+        const eventId = this.store.stateEventIdAt(group, "m.room.member", userId);
+        membershipByGroup.set(group, eventId === undefined ? undefined : membershipOf(this.store.event(eventId)));
+      }
+      return membershipByGroup.get(group);
+    };
+    return (row) => {
+      const visibilityAfter = visibilityAt(row.state_group_after);
+      const membershipAfter = membershipAt(row.state_group_after);
+      const changesVisibility = row.type === "m.room.history_visibility" && row.state_key === "";
+      const changesOwnMembership = row.type === "m.room.member" && row.state_key === userId;
+      return mayUserSeeEvent({
+        visibilityAfter,
+        visibilityBefore: changesVisibility ? visibilityAt(row.state_group_before) : visibilityAfter,
+        membershipAfter,
+        membershipBefore: changesOwnMembership ? membershipAt(row.state_group_before) : membershipAfter,
+        joinedSince: joinPositions.some((position) => position >= row.stream_ordering),
+      });
+    };
+  }
+
+  private serveRow(meta: RoomMeta, row: EventRow, requester: RoomRequester | undefined, now: number): ClientEvent {
+    const event = this.store.eventFromRow(row);
+    const replacedState = row.replaces_state === null ? undefined : this.store.event(row.replaces_state);
+    const redaction = row.redacted_by === null ? undefined : this.store.row(row.redacted_by);
+    const ownTransaction =
+      requester !== undefined && row.txn_id !== null && row.sender === requester.userId && row.txn_device_id === requester.deviceId;
+    return toClientEvent(
+      {
+        eventId: row.event_id,
+        roomId: meta.roomId,
+        pdu: event.pdu,
+        ...(replacedState !== undefined ? { replacedState } : {}),
+        ...(redaction !== undefined ? { redactedBecause: this.serveRow(meta, redaction, requester, now) } : {}),
+        ...(ownTransaction && row.txn_id !== null ? { transactionId: row.txn_id } : {}),
+      },
+      meta.roomVersion,
+      now,
+    );
+  }
+
+  private serveEventIds(meta: RoomMeta, eventIds: Iterable<string>, requester: RoomRequester): ClientEvent[] {
+    const now = Date.now();
+    const rows: EventRow[] = [];
+    for (const eventId of eventIds) {
+      const row = this.store.row(eventId);
+      if (row !== undefined) rows.push(row);
+    }
+    rows.sort((a, b) => a.stream_ordering - b.stream_ordering);
+    return rows.map((row) => this.serveRow(meta, row, requester, now));
+  }
+
+  /** The state at a stream position (the current state when `position` is the newest). */
+  private stateAt(position: number): StateEntry[] {
+    if (position >= this.store.position) return this.store.currentStateEntries();
+    const group = this.store.stateGroupAt(position);
+    return group === undefined ? [] : this.store.stateEntriesAt(group);
+  }
+
+  /** The membership events of `senders` in the state after `row` (lazy-loading members, as Synapse). */
+  private memberStateFor(meta: RoomMeta, row: EventRow, senders: ReadonlySet<string>, requester: RoomRequester): ClientEvent[] {
+    const eventIds: string[] = [];
+    for (const sender of senders) {
+      const eventId = this.store.stateEventIdAt(row.state_group_after, "m.room.member", sender);
+      if (eventId !== undefined) eventIds.push(eventId);
+    }
+    return this.serveEventIds(meta, eventIds, requester);
+  }
+
+  /**
+   * Walks the timeline from `from` in one direction and collects up to `limit` events the filter and
+   * the history visibility rules let through, looking at no more than MAX_SCANNED_EVENTS stored events.
+   * `lastScanned` is the stream ordering of the last event looked at; `exhausted` whether the range ended.
+   */
+  private collect(
+    direction: "b" | "f",
+    from: number,
+    bound: number,
+    limit: number,
+    accept: (row: EventRow) => boolean,
+  ): { rows: EventRow[]; lastScanned: number | undefined; exhausted: boolean } {
+    const rows: EventRow[] = [];
+    let lastScanned: number | undefined;
+    let scanned = 0;
+    scanning: while (rows.length < limit && scanned < MAX_SCANNED_EVENTS) {
+      const cursor = lastScanned === undefined ? from : direction === "b" ? lastScanned - 1 : lastScanned;
+      const batch =
+        direction === "b" ? this.store.rowsBackward(cursor, bound, SCAN_BATCH) : this.store.rowsForward(cursor, bound, SCAN_BATCH);
+      if (batch.length === 0) return { rows, lastScanned, exhausted: true };
+      for (const row of batch) {
+        scanned += 1;
+        lastScanned = row.stream_ordering;
+        if (accept(row)) rows.push(row);
+        if (rows.length >= limit || scanned >= MAX_SCANNED_EVENTS) break scanning;
+      }
+    }
+    // Stream orderings have no gaps, so what is left backwards is known without a query.
+    const more =
+      lastScanned !== undefined &&
+      (direction === "b" ? lastScanned - 1 > bound : this.store.rowsForward(lastScanned, bound, 1).length > 0);
+    return { rows, lastScanned, exhausted: !more };
+  }
+
+  private eventAcceptor(meta: RoomMeta, filter: RoomEventFilter, userId: string): (row: EventRow) => boolean {
+    const visible = this.visibilityFor(userId);
+    const roomAllowed = filterAllowsRoom(filter, meta.roomId);
+    return (row) => {
+      if (!roomAllowed) return false;
+      const { pdu } = this.store.eventFromRow(row);
+      return matchesRoomEventFilter(filter, pdu) && visible(row);
+    };
+  }
+
+  /** GET /messages. Positions: `from` b covers events at or before it; f covers events after it. */
+  async getMessages(input: MessagesInput): Promise<RoomResult<MessagesPage>> {
+    return respond(() => {
+      const { meta, access } = this.readableRoom(input.roomId, input.requester.userId);
+      const accept = this.eventAcceptor(meta, input.filter, input.requester.userId);
+      const now = Date.now();
+      let start: number;
+      let collected: ReturnType<Room["collect"]>;
+      if (input.direction === "b") {
+        start = Math.min(input.from ?? access.upTo, access.upTo);
+        const bound = Math.min(input.to ?? 0, start);
+        collected = this.collect("b", start, bound, input.limit, accept);
+      } else {
+        start = Math.min(input.from ?? 0, access.upTo);
+        const bound = Math.min(input.to ?? access.upTo, access.upTo);
+        collected = this.collect("f", start, bound, input.limit, accept);
+      }
+      const { rows, lastScanned, exhausted } = collected;
+      const page: MessagesPage = { chunk: rows.map((row) => this.serveRow(meta, row, input.requester, now)), start, state: [] };
+      if (lastScanned !== undefined && !(input.direction === "b" && exhausted)) {
+        page.end = input.direction === "b" ? lastScanned - 1 : lastScanned;
+      }
+      const first = rows[0];
+      if (input.filter.lazy_load_members === true && first !== undefined) {
+        page.state = this.memberStateFor(meta, first, new Set(rows.map((row) => row.sender)), input.requester);
+      }
+      return page;
+    });
+  }
+
+  /** GET /context/{eventId}: the event, up to `limit` events around it, and the state at the last one. */
+  async getContext(input: ContextInput): Promise<RoomResult<EventContext>> {
+    return respond(() => {
+      const { meta, access } = this.readableRoom(input.roomId, input.requester.userId);
+      const row = this.store.row(input.eventId);
+      if (row === undefined || row.stream_ordering > access.upTo || !this.visibilityFor(input.requester.userId)(row)) {
+        throw notFound("Event not found");
+      }
+      const accept = this.eventAcceptor(meta, input.filter, input.requester.userId);
+      const beforeLimit = Math.floor(input.limit / 2);
+      const afterLimit = input.limit - beforeLimit;
+      const before = beforeLimit > 0 ? this.collect("b", row.stream_ordering - 1, 0, beforeLimit, accept).rows : [];
+      const after = afterLimit > 0 ? this.collect("f", row.stream_ordering, access.upTo, afterLimit, accept).rows : [];
+      const oldest = before.at(-1) ?? row;
+      const newest = after.at(-1) ?? row;
+      const now = Date.now();
+      const serve = (served: EventRow): ClientEvent => this.serveRow(meta, served, input.requester, now);
+      let state: ClientEvent[];
+      if (input.filter.lazy_load_members === true) {
+        const senders = new Set([...before, row, ...after].map((served) => served.sender));
+        state = this.memberStateFor(meta, newest, senders, input.requester);
+      } else {
+        state = this.serveEventIds(
+          meta,
+          this.store.stateEntriesAt(newest.state_group_after).map((entry) => entry.event_id),
+          input.requester,
+        );
+      }
+      return {
+        event: serve(row),
+        eventsBefore: before.map(serve),
+        eventsAfter: after.map(serve),
+        start: oldest.stream_ordering - 1,
+        end: newest.stream_ordering,
+        state,
+      };
+    });
+  }
+
+  /** GET /event/{eventId}: 404 both for unknown events and for events the user may not see, as the spec says. */
+  async getEvent(roomId: string, requester: RoomRequester, eventId: string): Promise<RoomResult<ClientEvent>> {
+    return respond(() => {
+      let readable: { meta: RoomMeta; access: ReadAccess };
+      try {
+        readable = this.readableRoom(roomId, requester.userId);
+      } catch {
+        throw notFound("Event not found");
+      }
+      const row = this.store.row(eventId);
+      if (row === undefined || row.stream_ordering > readable.access.upTo || !this.visibilityFor(requester.userId)(row)) {
+        throw notFound("Event not found");
+      }
+      return this.serveRow(readable.meta, row, requester, Date.now());
+    });
+  }
+
+  /** GET /state: the current state, or for users who left the state when they left. */
+  async getState(roomId: string, requester: RoomRequester): Promise<RoomResult<ClientEvent[]>> {
+    return respond(() => {
+      const { meta, access } = this.readableRoom(roomId, requester.userId);
+      return this.serveEventIds(
+        meta,
+        this.stateAt(access.upTo).map((entry) => entry.event_id),
+        requester,
+      );
+    });
+  }
+
+  /** GET /state/{eventType}/{stateKey}. */
+  async getStateEvent(roomId: string, requester: RoomRequester, type: string, stateKey: string): Promise<RoomResult<ClientEvent>> {
+    return respond(() => {
+      const { meta, access } = this.readableRoom(roomId, requester.userId);
+      let eventId: string | undefined;
+      if (access.upTo >= this.store.position) {
+        eventId = this.store.currentStateEventId(type, stateKey);
+      } else {
+        const group = this.store.stateGroupAt(access.upTo);
+        eventId = group === undefined ? undefined : this.store.stateEventIdAt(group, type, stateKey);
+      }
+      const [event] = eventId === undefined ? [] : this.serveEventIds(meta, [eventId], requester);
+      if (event === undefined) throw notFound("Event not found");
+      return event;
+    });
+  }
+
+  /** GET /members: membership events at a point of the timeline, filtered by membership as the spec says ("or"). */
+  async getMembers(input: MembersInput): Promise<RoomResult<ClientEvent[]>> {
+    return respond(() => {
+      const { meta, access } = this.readableRoom(input.roomId, input.requester.userId);
+      const position = Math.min(input.at ?? access.upTo, access.upTo);
+      const memberIds = this.stateAt(position)
+        .filter((entry) => entry.type === "m.room.member")
+        .map((entry) => entry.event_id);
+      const wanted = (membership: string | undefined): boolean => {
+        if (input.membership === undefined && input.notMembership === undefined) return true;
+        return (
+          (input.membership !== undefined && membership === input.membership) ||
+          (input.notMembership !== undefined && membership !== input.notMembership)
+        );
+      };
+      const members = memberIds.filter((eventId) => wanted(membershipOf(this.store.event(eventId))));
+      return this.serveEventIds(meta, members, input.requester);
+    });
+  }
+
+  /** GET /joined_members: only for current members (or anyone in a world-readable room). */
+  async getJoinedMembers(roomId: string, requester: RoomRequester): Promise<RoomResult<Record<string, JoinedMember>>> {
+    return respond(() => {
+      const { access } = this.readableRoom(roomId, requester.userId);
+      if (access.upTo < this.store.position) {
+        throw forbidden("Getting joined members while not being a current member of the room is forbidden.");
+      }
+      const joined: Record<string, JoinedMember> = {};
+      for (const entry of this.store.currentStateEntries("m.room.member")) {
+        const event = this.store.event(entry.event_id);
+        if (event === undefined || event.pdu.state_key === undefined || membershipOf(event) !== "join") continue;
+        const member: JoinedMember = {};
+        const displayName = event.pdu.content["displayname"];
+        const avatarUrl = event.pdu.content["avatar_url"];
+        if (typeof displayName === "string") member.display_name = displayName;
+        if (typeof avatarUrl === "string") member.avatar_url = avatarUrl;
+        joined[event.pdu.state_key] = member;
+      }
+      return joined;
+    });
+  }
+
+  /** A user's membership and power in the room (for alias management, which lives outside the room). */
+  async getStanding(roomId: string, userId: string, stateEventType: string): Promise<RoomStanding> {
+    const meta = this.store.meta;
+    if (meta === undefined || meta.roomId !== roomId) {
+      return { membership: undefined, worldReadable: false, powerLevel: 0, requiredStateLevel: 0 };
+    }
+    const state: StateLookup = (type, stateKey) => this.store.currentStateEvent(type, stateKey);
+    return {
+      membership: membershipOf(this.store.currentStateEvent("m.room.member", userId)),
+      worldReadable: this.currentHistoryVisibility() === "world_readable",
+      powerLevel: getUserPowerLevel(userId, state, meta.roomVersion),
+      requiredStateLevel: requiredPowerLevel(getPowerLevels(state, meta.roomVersion), stateEventType, true),
+    };
+  }
+
+  /**
+   * For sync: up to `limit` events after stream position `since` that the user may see, oldest first.
+   * Positions are this room's stream orderings.
+   */
+  async eventsSince(roomId: string, requester: RoomRequester, since: number, limit: number): Promise<RoomResult<EventsSince>> {
+    return respond(() => {
+      const meta = this.requireRoom(roomId);
+      const visible = this.visibilityFor(requester.userId);
+      const rows = this.store.rowsForward(since, this.store.position, limit + 1);
+      const limited = rows.length > limit;
+      const page = rows.slice(0, limit);
+      const now = Date.now();
+      return {
+        events: page.filter(visible).map((row) => this.serveRow(meta, row, requester, now)),
+        position: page.at(-1)?.stream_ordering ?? since,
+        limited,
+      };
+    });
+  }
+
+  /** For sync long-polling: resolves with the room's stream position once it passes `since`, or after `timeoutMs`. */
+  async waitForEvents(since: number, timeoutMs: number): Promise<number> {
+    if (this.store.position > since) return this.store.position;
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, timeoutMs));
+      this.waiters.add(wake);
+    });
+    return this.store.position;
+  }
+
+  /** For the admin API: the room's forward extremities with their depth and state group. */
+  async getForwardExtremities(roomId: string): Promise<RoomResult<ForwardExtremity[]>> {
+    return respond(() => {
+      this.requireRoom(roomId);
+      return this.store.forwardExtremities().map((event) => ({
+        event_id: event.eventId,
+        state_group: this.store.row(event.eventId)?.state_group_after ?? 0,
+        depth: event.pdu.depth,
+        // Every event here was created locally, so it was received when it was sent.
+        received_ts: event.pdu.origin_server_ts,
+      }));
+    });
+  }
+}
