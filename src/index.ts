@@ -7,10 +7,12 @@ import { cors } from "hono/cors";
 import { registerSharedSecretRoutes } from "./api/admin/register";
 import { registerRegistrationTokenRoutes } from "./api/admin/registration-tokens";
 import { registerAccountRoutes } from "./api/client-server/account";
+import { registerAccountDataRoutes } from "./api/client-server/account-data";
 import { registerCapabilitiesRoutes } from "./api/client-server/capabilities";
 import { registerDeviceRoutes } from "./api/client-server/devices";
 import { registerLoginRoutes } from "./api/client-server/login";
 import { registerRegistrationRoutes } from "./api/client-server/register";
+import { registerTagRoutes } from "./api/client-server/tags";
 import { UiaChallenge } from "./api/client-server/user-interactive-auth";
 import { registerVersionsRoutes } from "./api/client-server/versions";
 import { registerWellKnownRoutes } from "./api/client-server/well-known";
@@ -22,6 +24,7 @@ import { answerUnknownMethods, unrecognizedEndpoint } from "./http/routing";
 
 export { RateLimiter } from "../durable-objects/rate-limiter";
 export { UserSessions } from "../durable-objects/user-sessions";
+export { UserSync } from "../durable-objects/user-sync";
 
 const app = new Hono<AppEnv>();
 
@@ -51,6 +54,8 @@ registerCapabilitiesRoutes(client);
 registerLoginRoutes(client);
 registerAccountRoutes(client);
 registerDeviceRoutes(client);
+registerAccountDataRoutes(client);
+registerTagRoutes(client);
 const clientV1 = new Hono<AppEnv>();
 registerRegistrationRoutes(client, clientV1);
 const admin = new Hono<AppEnv>();

@@ -85,3 +85,30 @@ export const sharedSecretNonces = pgTable("shared_secret_nonces", {
   nonce: text("nonce").primaryKey(),
   createdTs: timestamp("created_ts").notNull(),
 });
+
+/**
+ * Account data, global (`room_id` empty) and per room, including room tags (`m.tag`). Postgres is its
+ * record; each change also goes to the user's UserSync stream, which carries it to incremental syncs.
+ */
+export const accountData = pgTable(
+  "account_data",
+  {
+    userId: text("user_id").notNull(),
+    roomId: text("room_id").notNull().default(""),
+    type: text("type").notNull(),
+    content: jsonb("content").$type<Record<string, unknown>>().notNull(),
+    updatedTs: timestamp("updated_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.roomId, t.type] })],
+);
+
+/** Filters uploaded with POST /user/{userId}/filter; immutable once created, so they cache forever. */
+export const userFilters = pgTable(
+  "user_filters",
+  {
+    userId: text("user_id").notNull(),
+    filterId: integer("filter_id").notNull(),
+    definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.filterId] })],
+);
