@@ -112,3 +112,9 @@ export const userFilters = pgTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.filterId] })],
 );
+
+/** Profiles: `displayname`, `avatar_url`, `m.tz` and custom fields, as one JSON object per user. */
+export const profiles = pgTable("profiles", {
+  userId: text("user_id").primaryKey(),
+  fields: jsonb("fields").$type<Record<string, unknown>>().notNull(),
+});

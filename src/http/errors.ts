@@ -41,7 +41,9 @@ export type MatrixErrorCode =
   | "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM"
   | "M_WEAK_PASSWORD"
   | "M_PASSWORD_TOO_SHORT"
-  | "M_WRONG_ROOM_KEYS_VERSION";
+  | "M_WRONG_ROOM_KEYS_VERSION"
+  | "M_PROFILE_TOO_LARGE"
+  | "M_KEY_TOO_LARGE";
 
 export class MatrixError extends Error {
   constructor(
