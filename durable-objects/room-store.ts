@@ -64,6 +64,16 @@ const SCHEMA = [
     PRIMARY KEY (type, state_key)
   )`,
   `CREATE TABLE IF NOT EXISTS forgotten (user_id TEXT PRIMARY KEY, membership_stream INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS receipts (
+    user_id TEXT NOT NULL,
+    receipt_type TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_stream_ordering INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    position INTEGER NOT NULL UNIQUE,
+    PRIMARY KEY (user_id, receipt_type, thread_id)
+  )`,
   `CREATE TABLE IF NOT EXISTS membership_index_outbox (
     id INTEGER PRIMARY KEY,
     user_id TEXT NOT NULL,
@@ -88,6 +98,17 @@ export type EventRow = {
   redacted_by: string | null;
   txn_device_id: string | null;
   txn_id: string | null;
+};
+
+export type ReceiptRow = {
+  user_id: string;
+  receipt_type: string;
+  /** `main` or a thread root's event ID for threaded receipts; empty for unthreaded ones. */
+  thread_id: string;
+  event_id: string;
+  event_stream_ordering: number;
+  ts: number;
+  position: number;
 };
 
 export type OutboxRow = {
@@ -151,6 +172,8 @@ export class RoomStore {
     const roomVersion = getRoomVersion(row.room_version);
     if (roomVersion === undefined) throw new Error(`room ${row.room_id} has unknown version ${row.room_version}`);
     this.metaCache = { roomId: row.room_id, roomVersion };
+    // Tables added after a room was created come into being here (every statement is IF NOT EXISTS).
+    for (const statement of SCHEMA) this.sql.exec(statement);
     this.currentGroup = row.current_state_group;
     this.lastStream = this.sql.exec<{ last: number | null }>("SELECT MAX(stream_ordering) AS last FROM events").one().last ?? 0;
   }
@@ -493,5 +516,64 @@ export class RoomStore {
 
   clearIndexUpdates(upToId: number): void {
     this.sql.exec("DELETE FROM membership_index_outbox WHERE id <= ?", upToId);
+  }
+
+  // -------------------------------------------------------------------------
+  // Receipts
+  // -------------------------------------------------------------------------
+
+  /** The newest receipt position (0 before the first receipt). */
+  get receiptPosition(): number {
+    return this.sql.exec<{ position: number | null }>("SELECT MAX(position) AS position FROM receipts").one().position ?? 0;
+  }
+
+  /**
+   * Records a receipt unless it would move the user's receipt of that type and thread backwards.
+   * Returns the new receipt position, or undefined when nothing changed.
+   */
+  putReceipt(receipt: Omit<ReceiptRow, "position">): number | undefined {
+    const existing = this.sql
+      .exec<{ event_stream_ordering: number }>(
+        "SELECT event_stream_ordering FROM receipts WHERE user_id = ? AND receipt_type = ? AND thread_id = ?",
+        receipt.user_id,
+        receipt.receipt_type,
+        receipt.thread_id,
+      )
+      .toArray()[0];
+    if (existing !== undefined && existing.event_stream_ordering >= receipt.event_stream_ordering) return undefined;
+    const position = this.receiptPosition + 1;
+    this.sql.exec(
+      `INSERT INTO receipts (user_id, receipt_type, thread_id, event_id, event_stream_ordering, ts, position)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, receipt_type, thread_id) DO UPDATE SET event_id = excluded.event_id,
+         event_stream_ordering = excluded.event_stream_ordering, ts = excluded.ts, position = excluded.position`,
+      receipt.user_id,
+      receipt.receipt_type,
+      receipt.thread_id,
+      receipt.event_id,
+      receipt.event_stream_ordering,
+      receipt.ts,
+      position,
+    );
+    return position;
+  }
+
+  /** Receipts changed after position `from` up to `to`. */
+  receiptsBetween(from: number, to: number): ReceiptRow[] {
+    return this.sql
+      .exec<ReceiptRow>("SELECT * FROM receipts WHERE position > ? AND position <= ? ORDER BY position", from, to)
+      .toArray();
+  }
+
+  /** The stream ordering of the newest event the user has read (public or private receipt, any thread). */
+  readUpTo(userId: string): number {
+    return (
+      this.sql
+        .exec<{ ordering: number | null }>(
+          "SELECT MAX(event_stream_ordering) AS ordering FROM receipts WHERE user_id = ? AND receipt_type IN ('m.read', 'm.read.private')",
+          userId,
+        )
+        .one().ordering ?? 0
+    );
   }
 }

@@ -14,7 +14,13 @@ import { DurableObject } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import { referencedEventId } from "../src/core/auth/auth-events";
 import { authorizeEventAgainstState, authorizeEventWithAuthEvents } from "../src/core/auth/auth-rules";
-import { getPowerLevels, getUserPowerLevel, requiredPowerLevel, validatePowerLevelsContent } from "../src/core/auth/power-levels";
+import {
+  getPowerLevels,
+  getUserPowerLevel,
+  notificationPowerLevel,
+  requiredPowerLevel,
+  validatePowerLevelsContent,
+} from "../src/core/auth/power-levels";
 import { stateTupleKey, type StateLookup, type StateTupleKey } from "../src/core/auth/state-map";
 import { CanonicalJsonError, encodeCanonicalJson } from "../src/core/canonical-json";
 import { computeRoomIdFromCreateEvent, getEventId } from "../src/core/events/event-id";
@@ -34,7 +40,6 @@ import {
   type ContextInput,
   type CreateRoomInput,
   type EventContext,
-  type EventsSince,
   type ForwardExtremity,
   type JoinedMember,
   type MembersInput,
@@ -45,16 +50,43 @@ import {
   type RoomApi,
   type RoomRequester,
   type RoomResult,
+  type ReceiptInput,
   type RoomStanding,
   type SendEventInput,
+  type TypingInput,
 } from "../src/rooms/room-rpc";
 import { serverIdentity } from "../src/rooms/signing-key";
+import { defaultPushRules, evaluatePushRules } from "../src/core/push-rules";
+import { encodeRoomToken } from "../src/rooms/pagination-token";
+import {
+  STRIPPED_STATE_TYPES,
+  receiptEvent,
+  roomSummary,
+  strippedStateEvent,
+  type EphemeralEvent,
+  type RoomSyncRequest,
+  type RoomSyncResult,
+} from "../src/sync/room-sync";
 import { RoomStore, type AcceptedEvent, type EventRow, type OutboxRow, type RoomMeta, type StateEntry } from "./room-store";
+import { userSyncStub } from "../src/sync/user-sync-stub";
+import type { RoomNotice } from "./user-sync";
 
 /** How many stored events one history request may look at while filtering, at most. */
 const MAX_SCANNED_EVENTS = 1000;
 const SCAN_BATCH = 100;
 const INDEX_RETRY_DELAY_MS = 10_000;
+const NOTICE_RETRY_DELAY_MS = 1_000;
+/** Typing notifications last at most this long without being renewed (as Synapse caps them). */
+const MAX_TYPING_MS = 120_000;
+/** How many unread events are counted for unread_notifications, at most. */
+const MAX_COUNTED_UNREAD = 1_000;
+
+interface UnreadCount {
+  readUpTo: number;
+  countedUpTo: number;
+  notifications: number;
+  highlights: number;
+}
 
 async function respond<T>(work: () => Promise<T> | T): Promise<RoomResult<T>> {
   try {
@@ -116,7 +148,16 @@ export class Room extends DurableObject<Env> implements RoomApi {
   private readonly store: RoomStore;
   private writeTail: Promise<unknown> = Promise.resolve();
   private indexFlushTail: Promise<unknown> = Promise.resolve();
-  private readonly waiters = new Set<() => void>();
+  /** Local users joined now: derived from the current state once, then kept up to date on every commit. */
+  private joinedLocal: Set<string> | undefined;
+  /** News for local users not yet handed to their UserSync streams, merged per user. */
+  private readonly pendingNotices = new Map<string, RoomNotice>();
+  private noticeFlushRunning = false;
+  /** Who is typing, until when (ms since the epoch). */
+  private readonly typingUntil = new Map<string, number>();
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per user: the unread counts of the events after their read receipt, as far as they were counted. */
+  private readonly unreadCounts = new Map<string, UnreadCount>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -181,8 +222,79 @@ export class Room extends DurableObject<Env> implements RoomApi {
 
   private commit(batch: PendingBatch, initialize?: { roomId: string; roomVersion: RoomVersion }): void {
     this.store.persist(batch.accepted, initialize);
-    for (const wake of this.waiters) wake();
-    this.waiters.clear();
+    this.announceEvents(batch.accepted.map((accepted) => accepted.event));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Telling members' sync streams
+  // ---------------------------------------------------------------------------
+
+  private isLocalUser(userId: string): boolean {
+    return userId.slice(userId.indexOf(":") + 1) === this.config.serverName;
+  }
+
+  private joinedLocalUsers(): Set<string> {
+    if (this.joinedLocal === undefined) {
+      this.joinedLocal = new Set();
+      for (const entry of this.store.currentStateEntries("m.room.member")) {
+        if (this.isLocalUser(entry.state_key) && membershipOf(this.store.event(entry.event_id)) === "join") {
+          this.joinedLocal.add(entry.state_key);
+        }
+      }
+    }
+    return this.joinedLocal;
+  }
+
+  /** After a commit: every local member learns the room's new position; membership changes reach their targets. */
+  private announceEvents(events: readonly StoredEvent[]): void {
+    const joined = this.joinedLocalUsers();
+    const position = this.store.position;
+    for (const { pdu } of events) {
+      if (pdu.type !== "m.room.member" || pdu.state_key === undefined || !this.isLocalUser(pdu.state_key)) continue;
+      const membership = membershipOf({ eventId: "", pdu }) ?? "leave";
+      if (membership === "join") joined.add(pdu.state_key);
+      else joined.delete(pdu.state_key);
+      this.queueNotice(pdu.state_key, { eventsPosition: position, membership });
+    }
+    for (const userId of joined) this.queueNotice(userId, { eventsPosition: position, membership: "join" });
+  }
+
+  private queueNotice(userId: string, news: Omit<RoomNotice, "roomId">): void {
+    const roomId = this.store.meta?.roomId;
+    if (roomId === undefined) return;
+    const pending = this.pendingNotices.get(userId) ?? { roomId };
+    if (news.eventsPosition !== undefined) pending.eventsPosition = Math.max(pending.eventsPosition ?? 0, news.eventsPosition);
+    if (news.receiptsPosition !== undefined) pending.receiptsPosition = Math.max(pending.receiptsPosition ?? 0, news.receiptsPosition);
+    if (news.membership !== undefined) pending.membership = news.membership;
+    if (news.typing) pending.typing = true;
+    this.pendingNotices.set(userId, pending);
+    this.flushNotices();
+  }
+
+  /**
+   * Hands queued news to the users' UserSync objects, one call per user per round. While a round is in
+   * flight new news accumulates, so under load each user gets one call for many events.
+   */
+  private flushNotices(): void {
+    if (this.noticeFlushRunning) return;
+    this.noticeFlushRunning = true;
+    void (async () => {
+      while (this.pendingNotices.size > 0) {
+        const round = [...this.pendingNotices];
+        this.pendingNotices.clear();
+        await Promise.all(
+          round.map(async ([userId, notice]) => {
+            try {
+              await userSyncStub(this.env, userId).roomsUpdated([notice]);
+            } catch (error) {
+              console.warn(`room ${notice.roomId}: telling ${userId} failed, retrying:`, error instanceof Error ? error.message : error);
+              setTimeout(() => this.queueNotice(userId, notice), NOTICE_RETRY_DELAY_MS);
+            }
+          }),
+        );
+      }
+      this.noticeFlushRunning = false;
+    })();
   }
 
   /** Creates the room from its signed create event and the rest of its initial events, all or nothing. */
@@ -743,39 +855,250 @@ export class Room extends DurableObject<Env> implements RoomApi {
     };
   }
 
-  /**
-   * For sync: up to `limit` events after stream position `since` that the user may see, oldest first.
-   * Positions are this room's stream orderings.
-   */
-  async eventsSince(roomId: string, requester: RoomRequester, since: number, limit: number): Promise<RoomResult<EventsSince>> {
+  // ---------------------------------------------------------------------------
+  // Typing and receipts
+  // ---------------------------------------------------------------------------
+
+  private requireJoined(roomId: string, userId: string): RoomMeta {
+    const meta = this.requireRoom(roomId);
+    if (membershipOf(this.store.currentStateEvent("m.room.member", userId)) !== "join") {
+      throw forbidden(`User ${userId} not in room ${roomId}`);
+    }
+    return meta;
+  }
+
+  private announceTyping(): void {
+    for (const userId of this.joinedLocalUsers()) this.queueNotice(userId, { typing: true });
+  }
+
+  /** Drops expired typing notifications and sets a timer for the next expiry. */
+  private expireTyping(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const [userId, until] of this.typingUntil) {
+      if (until <= now) {
+        this.typingUntil.delete(userId);
+        changed = true;
+      }
+    }
+    if (changed) this.announceTyping();
+    if (this.typingTimer !== undefined) clearTimeout(this.typingTimer);
+    this.typingTimer = undefined;
+    if (this.typingUntil.size > 0) {
+      const next = Math.min(...this.typingUntil.values());
+      this.typingTimer = setTimeout(() => this.expireTyping(), Math.max(0, next - now));
+    }
+  }
+
+  /** PUT /typing: typing notifications live in memory only and expire by themselves. */
+  async setTyping(input: TypingInput): Promise<RoomResult<Record<string, never>>> {
     return respond(() => {
-      const meta = this.requireRoom(roomId);
-      const visible = this.visibilityFor(requester.userId);
-      const rows = this.store.rowsForward(since, this.store.position, limit + 1);
-      const limited = rows.length > limit;
-      const page = rows.slice(0, limit);
-      const now = Date.now();
-      return {
-        events: page.filter(visible).map((row) => this.serveRow(meta, row, requester, now)),
-        position: page.at(-1)?.stream_ordering ?? since,
-        limited,
-      };
+      this.requireJoined(input.roomId, input.userId);
+      const wasTyping = this.typingUntil.has(input.userId);
+      if (input.typing) this.typingUntil.set(input.userId, Date.now() + Math.min(Math.max(input.timeoutMs, 0), MAX_TYPING_MS));
+      else this.typingUntil.delete(input.userId);
+      if (wasTyping !== input.typing) this.announceTyping();
+      this.expireTyping();
+      return {};
     });
   }
 
-  /** For sync long-polling: resolves with the room's stream position once it passes `since`, or after `timeoutMs`. */
-  async waitForEvents(since: number, timeoutMs: number): Promise<number> {
-    if (this.store.position > since) return this.store.position;
-    await new Promise<void>((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, Math.max(0, timeoutMs));
-      this.waiters.add(wake);
+  private typingUsers(): string[] {
+    const now = Date.now();
+    return [...this.typingUntil].filter(([, until]) => until > now).map(([userId]) => userId).sort();
+  }
+
+  /** POST /receipt: a receipt moves forward only; private receipts are shown to their owner alone. */
+  async postReceipt(input: ReceiptInput): Promise<RoomResult<Record<string, never>>> {
+    return respond(() => {
+      const { userId } = input.requester;
+      this.requireJoined(input.roomId, userId);
+      const row = this.store.row(input.eventId);
+      if (row === undefined || !this.visibilityFor(userId)(row)) throw notFound("Event not found");
+      if (input.threadId !== undefined && input.threadId !== "main" && this.store.row(input.threadId) === undefined) {
+        throw invalidParam("thread_id is neither `main` nor an event of this room");
+      }
+      const position = this.store.putReceipt({
+        user_id: userId,
+        receipt_type: input.receiptType,
+        thread_id: input.threadId ?? "",
+        event_id: input.eventId,
+        event_stream_ordering: row.stream_ordering,
+        ts: Date.now(),
+      });
+      if (position === undefined) return {};
+      const audience = input.receiptType === "m.read.private" ? [userId] : this.joinedLocalUsers();
+      for (const member of audience) this.queueNotice(member, { receiptsPosition: position });
+      return {};
     });
-    return this.store.position;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sync
+  // ---------------------------------------------------------------------------
+
+  private membershipAt(userId: string, position: number): { membership: string | undefined; event: EventRow | undefined } {
+    let eventId: string | undefined;
+    if (position >= this.store.position) {
+      eventId = this.store.currentStateEventId("m.room.member", userId);
+    } else {
+      const group = this.store.stateGroupAt(position);
+      eventId = group === undefined ? undefined : this.store.stateEventIdAt(group, "m.room.member", userId);
+    }
+    const event = eventId === undefined ? undefined : this.store.row(eventId);
+    return { membership: event?.membership ?? undefined, event };
+  }
+
+  /** The unread_notifications counts: events after the user's read receipt that the default push rules notify for. */
+  private unreadNotifications(meta: RoomMeta, userId: string, upTo: number): { notification_count: number; highlight_count: number } {
+    const joinedAt = this.store.joinPositions(userId).at(-1) ?? 0;
+    const readUpTo = Math.max(this.store.readUpTo(userId), joinedAt);
+    let counted = this.unreadCounts.get(userId);
+    if (counted === undefined || counted.readUpTo !== readUpTo || counted.countedUpTo > upTo) {
+      counted = { readUpTo, countedUpTo: readUpTo, notifications: 0, highlights: 0 };
+    }
+    if (counted.countedUpTo < upTo && counted.notifications < MAX_COUNTED_UNREAD) {
+      const state: StateLookup = (type, stateKey) => this.store.currentStateEvent(type, stateKey);
+      const powerLevels = getPowerLevels(state, meta.roomVersion);
+      const rules = defaultPushRules(userId);
+      const displayName = this.store.currentStateEvent("m.room.member", userId)?.pdu.content["displayname"];
+      const memberCount = this.joinedLocalUsers().size + this.remoteJoinedCount();
+      const rows = this.store.rowsForward(counted.countedUpTo, upTo, MAX_COUNTED_UNREAD);
+      for (const row of rows) {
+        if (row.sender !== userId) {
+          const { pdu } = this.store.eventFromRow(row);
+          const outcome = evaluatePushRules(
+            rules,
+            { ...pdu, room_id: meta.roomId, event_id: row.event_id },
+            {
+              userId,
+              ...(typeof displayName === "string" ? { displayName } : {}),
+              roomMemberCount: memberCount,
+              senderPowerLevel: getUserPowerLevel(row.sender, state, meta.roomVersion),
+              notificationPowerLevels: { room: notificationPowerLevel(powerLevels, "room") ?? 50 },
+            },
+          );
+          if (outcome.notify) counted.notifications += 1;
+          if (outcome.highlight) counted.highlights += 1;
+        }
+        counted.countedUpTo = row.stream_ordering;
+      }
+      counted.countedUpTo = Math.max(counted.countedUpTo, rows.length < MAX_COUNTED_UNREAD ? upTo : counted.countedUpTo);
+    }
+    this.unreadCounts.set(userId, counted);
+    return { notification_count: counted.notifications, highlight_count: counted.highlights };
+  }
+
+  /** Members on other servers (none until federation); kept apart so member counts stay honest. */
+  private remoteJoinedCount(): number {
+    let count = 0;
+    for (const entry of this.store.currentStateEntries("m.room.member")) {
+      if (!this.isLocalUser(entry.state_key) && membershipOf(this.store.event(entry.event_id)) === "join") count += 1;
+    }
+    return count;
+  }
+
+  private summaryAt(position: number, userId: string): ReturnType<typeof roomSummary> {
+    const members = this.stateAt(position)
+      .filter((entry) => entry.type === "m.room.member")
+      .map((entry) => ({ userId: entry.state_key, membership: membershipOf(this.store.event(entry.event_id)) ?? "leave" }));
+    return roomSummary(members, userId);
+  }
+
+  /**
+   * One room's part of a user's sync: the timeline in (events.from, events.to], the state the client
+   * needs besides it, typing and receipts, all as the user may see them.
+   */
+  async syncRoom(request: RoomSyncRequest): Promise<RoomResult<RoomSyncResult>> {
+    return respond(() => {
+      const meta = this.requireRoom(request.roomId);
+      const requester: RoomRequester = { userId: request.userId, deviceId: request.deviceId, isGuest: false };
+      const to = Math.min(request.events?.to ?? this.store.position, this.store.position);
+      const { membership = request.membership, event: membershipEvent } = this.membershipAt(request.userId, to);
+      if (membershipEvent !== undefined && (membership === "leave" || membership === "ban") && this.store.hasForgotten(request.userId, membershipEvent.stream_ordering)) {
+        return { membership: "forgotten", ephemeral: [] };
+      }
+      const now = Date.now();
+
+      if (membership === "invite" || membership === "knock") {
+        const strippedState = this.stateAt(to)
+          .filter((entry) => STRIPPED_STATE_TYPES.has(entry.type))
+          .map((entry) => this.store.event(entry.event_id))
+          .filter((event): event is StoredEvent => event !== undefined)
+          .map((event) => strippedStateEvent(event.pdu));
+        if (membershipEvent !== undefined) strippedState.push(strippedStateEvent(this.store.eventFromRow(membershipEvent).pdu));
+        return { membership, strippedState, ephemeral: [] };
+      }
+
+      const from = request.events?.from ?? to;
+      const timelineAccept = this.eventAcceptor(meta, request.timelineFilter, request.userId);
+      const collected = this.collect("b", to, from, request.timelineLimit, timelineAccept);
+      const timelineRows = collected.rows.reverse();
+      const limited = !collected.exhausted;
+      const first = timelineRows[0];
+      const timelineStart = first === undefined ? to : first.stream_ordering - 1;
+
+      const lazyMembers = request.stateFilter.lazy_load_members === true || request.timelineFilter.lazy_load_members === true;
+      const inTimeline = new Set(timelineRows.map((row) => row.event_id));
+      const wantedState = (entry: StateEntry): boolean => {
+        if (inTimeline.has(entry.event_id)) return false;
+        const event = this.store.event(entry.event_id);
+        if (event === undefined || !matchesRoomEventFilter(request.stateFilter, event.pdu)) return false;
+        if (lazyMembers && entry.type === "m.room.member") {
+          return entry.state_key === request.userId || timelineRows.some((row) => row.sender === entry.state_key);
+        }
+        return true;
+      };
+      // A room the user has just joined (or rejoined) starts from its full state, like an initial sync of it.
+      const fullState = request.fullState || (membership === "join" && this.membershipAt(request.userId, from).membership !== "join");
+      let stateIds: string[];
+      if (fullState) {
+        stateIds = this.stateAt(timelineStart).filter(wantedState).map((entry) => entry.event_id);
+      } else if (limited) {
+        // The state changed by events the timeline skipped: what differs between `from` and the timeline's start.
+        const before = new Set(this.stateAt(from).map((entry) => entry.event_id));
+        stateIds = this.stateAt(timelineStart)
+          .filter((entry) => !before.has(entry.event_id) || (lazyMembers && entry.type === "m.room.member"))
+          .filter(wantedState)
+          .map((entry) => entry.event_id);
+      } else {
+        stateIds = lazyMembers
+          ? this.stateAt(timelineStart).filter((entry) => entry.type === "m.room.member").filter(wantedState).map((entry) => entry.event_id)
+          : [];
+      }
+
+      const ephemeral: EphemeralEvent[] = [];
+      if (membership === "join") {
+        if (request.typing) ephemeral.push({ type: "m.typing", content: { user_ids: this.typingUsers() } });
+        if (request.receipts !== undefined) {
+          const receipts = this.store
+            .receiptsBetween(request.receipts.from, request.receipts.to)
+            .filter((receipt) => receipt.receipt_type !== "m.read.private" || receipt.user_id === request.userId)
+            .map((receipt) => ({
+              userId: receipt.user_id,
+              receiptType: receipt.receipt_type,
+              threadId: receipt.thread_id,
+              eventId: receipt.event_id,
+              ts: receipt.ts,
+            }));
+          if (receipts.length > 0) ephemeral.push(receiptEvent(receipts));
+        }
+      }
+
+      const membersChanged = fullState || timelineRows.some((row) => row.type === "m.room.member");
+      return {
+        membership,
+        timeline: {
+          events: timelineRows.map((row) => this.serveRow(meta, row, requester, now)),
+          limited,
+          prevBatch: encodeRoomToken(timelineStart),
+        },
+        state: this.serveEventIds(meta, stateIds, requester),
+        ephemeral,
+        ...(membership === "join" && membersChanged ? { summary: this.summaryAt(to, request.userId) } : {}),
+        ...(membership === "join" ? { unreadNotifications: this.unreadNotifications(meta, request.userId, to) } : {}),
+      };
+    });
   }
 
   /** For the admin API: the room's forward extremities with their depth and state group. */

@@ -1,6 +1,7 @@
 import type { RateLimiter } from "../durable-objects/rate-limiter";
 import type { Room } from "../durable-objects/room";
 import type { UserSessions } from "../durable-objects/user-sessions";
+import type { UserSync } from "../durable-objects/user-sync";
 
 /** The bindings and variables the Worker and its Durable Objects receive (see wrangler.toml and README.md). */
 export interface Env {
@@ -10,5 +11,7 @@ export interface Env {
   ROOMS: DurableObjectNamespace<Room>;
   /** Media bytes and cached thumbnails (metadata lives in Postgres). */
   MEDIA: R2Bucket;
+  /** One UserSync per user, addressed by `idFromName(userId)`: the user's sync stream and long-poll waits. */
+  USER_SYNC: DurableObjectNamespace<UserSync>;
   [variable: string]: unknown;
 }

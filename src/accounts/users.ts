@@ -1,6 +1,7 @@
 /** Accounts in Postgres: creation, lookup, password changes, deactivation. */
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { createProfile } from "./profiles";
 import { users } from "../db/schema";
 import { MatrixError } from "../http/errors";
 
@@ -17,6 +18,8 @@ export interface NewUser {
   admin?: boolean;
   isGuest?: boolean;
   userType?: string | null;
+  /** The initial display name; defaults to the localpart, as Synapse does (guests get none). */
+  displayName?: string;
 }
 
 /** Inserts the account; M_USER_IN_USE if the ID is taken, including by a deactivated account. */
@@ -34,6 +37,9 @@ export async function createUser(db: Database, user: NewUser): Promise<void> {
     .onConflictDoNothing()
     .returning({ userId: users.userId });
   if (inserted.length === 0) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
+  const localpart = user.userId.slice(1, user.userId.indexOf(":"));
+  const displayName = user.displayName ?? (user.isGuest ? undefined : localpart);
+  await createProfile(db, user.userId, displayName === undefined ? {} : { displayname: displayName });
 }
 
 export async function setPasswordHash(db: Database, userId: string, passwordHash: string): Promise<void> {

@@ -35,8 +35,11 @@ export class DatabaseHandle {
       if (!this.config.databaseUrl) throw new Error("DATABASE_URL is not configured");
       configureDriver(this.config);
       const pool = new Pool({ connectionString: this.config.databaseUrl });
-      // An idle socket's error must not surface as an unhandled rejection.
-      pool.on("error", (error: Error) => console.warn("postgres pool error:", error.message));
+      // An idle socket's error must not surface as an unhandled rejection. Workers cut the sockets of a
+      // finished request ("Network connection lost"); that is the normal end of a per-request pool.
+      pool.on("error", (error: Error) => {
+        if (!error.message.includes("Network connection lost")) console.warn("postgres pool error:", error.message);
+      });
       this.pool = pool;
       this.database = drizzle({ client: pool, schema });
     }

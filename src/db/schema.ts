@@ -168,3 +168,35 @@ export const urlPreviews = pgTable(
   },
   (t) => [primaryKey({ columns: [t.url, t.downloadTs] })],
 );
+/**
+ * Account data, global (`room_id` empty) and per room, including room tags (`m.tag`). Postgres is its
+ * record; each change also goes to the user's UserSync stream, which carries it to incremental syncs.
+ */
+export const accountData = pgTable(
+  "account_data",
+  {
+    userId: text("user_id").notNull(),
+    roomId: text("room_id").notNull().default(""),
+    type: text("type").notNull(),
+    content: jsonb("content").$type<Record<string, unknown>>().notNull(),
+    updatedTs: timestamp("updated_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.roomId, t.type] })],
+);
+
+/** Filters uploaded with POST /user/{userId}/filter; immutable once created, so they cache forever. */
+export const userFilters = pgTable(
+  "user_filters",
+  {
+    userId: text("user_id").notNull(),
+    filterId: integer("filter_id").notNull(),
+    definition: jsonb("definition").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.filterId] })],
+);
+
+/** Profiles: `displayname`, `avatar_url`, `m.tz` and custom fields, as one JSON object per user. */
+export const profiles = pgTable("profiles", {
+  userId: text("user_id").primaryKey(),
+  fields: jsonb("fields").$type<Record<string, unknown>>().notNull(),
+});

@@ -44,7 +44,9 @@ export type MatrixErrorCode =
   | "M_PASSWORD_TOO_SHORT"
   | "M_WRONG_ROOM_KEYS_VERSION"
   | "M_NOT_YET_UPLOADED"
-  | "M_CANNOT_OVERWRITE_MEDIA";
+  | "M_CANNOT_OVERWRITE_MEDIA"
+  | "M_PROFILE_TOO_LARGE"
+  | "M_KEY_TOO_LARGE";
 
 export class MatrixError extends Error {
   constructor(

@@ -7,7 +7,7 @@ import type { JsonObject } from "../core/events/pdu";
 import { MatrixError, badJson } from "../http/errors";
 import { zodErrorToMatrixError } from "../http/request-body";
 
-const roomEventFilterSchema = z.object({
+export const roomEventFilterSchema = z.object({
   limit: z.number().int().optional(),
   types: z.array(z.string()).optional(),
   not_types: z.array(z.string()).optional(),

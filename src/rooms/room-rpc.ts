@@ -9,6 +9,7 @@ import { MatrixError, type MatrixErrorCode } from "../http/errors";
 import type { ClientEvent } from "./client-event";
 import type { EventDraft } from "./event-builder";
 import type { RoomEventFilter } from "./event-filter";
+import type { RoomSyncRequest, RoomSyncResult } from "../sync/room-sync";
 
 export interface RoomFailure {
   status: ContentfulStatusCode;
@@ -135,12 +136,21 @@ export interface ForwardExtremity {
   received_ts: number;
 }
 
-export interface EventsSince {
-  events: ClientEvent[];
-  /** The room's stream position after these events. */
-  position: number;
-  /** True when more events follow `position` than `limit` allowed. */
-  limited: boolean;
+export interface TypingInput {
+  roomId: string;
+  userId: string;
+  typing: boolean;
+  /** How long the user counts as typing unless they say otherwise. */
+  timeoutMs: number;
+}
+
+export interface ReceiptInput {
+  roomId: string;
+  requester: RoomRequester;
+  receiptType: "m.read" | "m.read.private";
+  eventId: string;
+  /** `main`, a thread root's event ID, or absent for an unthreaded receipt. */
+  threadId?: string;
 }
 
 /**
@@ -161,7 +171,8 @@ export interface RoomApi {
   getMembers(input: MembersInput): Promise<RoomResult<ClientEvent[]>>;
   getJoinedMembers(roomId: string, requester: RoomRequester): Promise<RoomResult<Record<string, JoinedMember>>>;
   getStanding(roomId: string, userId: string, stateEventType: string): Promise<RoomStanding>;
-  eventsSince(roomId: string, requester: RoomRequester, since: number, limit: number): Promise<RoomResult<EventsSince>>;
-  waitForEvents(since: number, timeoutMs: number): Promise<number>;
+  syncRoom(request: RoomSyncRequest): Promise<RoomResult<RoomSyncResult>>;
+  setTyping(input: TypingInput): Promise<RoomResult<Record<string, never>>>;
+  postReceipt(input: ReceiptInput): Promise<RoomResult<Record<string, never>>>;
   getForwardExtremities(roomId: string): Promise<RoomResult<ForwardExtremity[]>>;
 }

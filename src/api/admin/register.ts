@@ -82,6 +82,7 @@ export function registerSharedSecretRoutes(admin: Hono<AppEnv>): void {
       passwordHash: await hashPassword(body.password),
       admin: body.admin ?? false,
       userType: body.user_type ?? null,
+      displayName: body.displayname,
     });
     const session = await startSession(c, userId, {});
     return c.json({ ...session, home_server: config.serverName });

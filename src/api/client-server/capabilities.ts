@@ -15,6 +15,7 @@ export function registerCapabilitiesRoutes(client: Hono<AppEnv>): void {
         "m.set_avatar_url": { enabled: true },
         "m.3pid_changes": { enabled: false },
         "m.get_login_token": { enabled: false },
+        "m.profile_fields": { enabled: true },
       },
     });
   });

@@ -1,0 +1,20 @@
+/**
+ * Reaching a user's UserSync Durable Object. Typed by its RPC interface (as rooms are, see room-rpc.ts):
+ * deriving the stub type from the class makes TypeScript expand the recursive JSON of account data
+ * without end.
+ */
+import type { RoomNotice, StreamChanges, StreamSnapshot } from "../../durable-objects/user-sync";
+import type { JsonObject } from "../core/events/pdu";
+import type { Env } from "../env";
+
+export interface UserSyncApi {
+  roomsUpdated(notices: RoomNotice[]): Promise<void>;
+  accountDataChanged(roomId: string, type: string, content: JsonObject): Promise<void>;
+  snapshot(): Promise<StreamSnapshot>;
+  changesSince(since: number, timeoutMs: number): Promise<StreamChanges>;
+}
+
+export function userSyncStub(env: Env, userId: string): UserSyncApi {
+  const stub: DurableObjectStub = env.USER_SYNC.get(env.USER_SYNC.idFromName(userId));
+  return stub as unknown as UserSyncApi;
+}

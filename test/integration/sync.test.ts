@@ -1,0 +1,272 @@
+/**
+ * /sync over HTTP: initial and incremental syncs, long-poll wake-ups, invites, leaves, typing, receipts,
+ * account data, limited timelines joining up with /messages, and filters — every response checked
+ * against the OpenAPI definition.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
+import { TestClient, uniqueName } from "../support/http";
+
+let server: TestHomeserver;
+let api: TestClient;
+
+before(async () => {
+  server = await startTestHomeserver();
+  api = new TestClient(server.url);
+});
+after(() => server.stop());
+
+const V3 = "/_matrix/client/v3";
+
+interface SyncEvent {
+  type: string;
+  event_id?: string;
+  sender?: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+}
+interface JoinedRoom {
+  timeline?: { events: SyncEvent[]; limited: boolean; prev_batch?: string };
+  state?: { events: SyncEvent[] };
+  ephemeral?: { events: SyncEvent[] };
+  account_data?: { events: SyncEvent[] };
+  summary?: Record<string, unknown>;
+  unread_notifications?: { notification_count: number; highlight_count: number };
+}
+interface SyncResponse {
+  next_batch: string;
+  rooms?: {
+    join?: Record<string, JoinedRoom>;
+    invite?: Record<string, { invite_state: { events: SyncEvent[] } }>;
+    leave?: Record<string, JoinedRoom>;
+  };
+  account_data?: { events: SyncEvent[] };
+}
+
+interface User {
+  userId: string;
+  token: string;
+}
+
+async function user(prefix: string): Promise<User> {
+  const registered = await api.register(uniqueName(prefix), "pw");
+  return { userId: registered.user_id, token: registered.access_token };
+}
+
+async function sync(who: User, params: Record<string, string> = {}): Promise<SyncResponse> {
+  const query = new URLSearchParams(params).toString();
+  const response = await api.get<SyncResponse>(`${V3}/sync${query ? `?${query}` : ""}`, { token: who.token });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body;
+}
+
+async function createRoom(who: User, body: Record<string, unknown> = {}): Promise<string> {
+  const response = await api.post<{ room_id: string }>(`${V3}/createRoom`, body, { token: who.token });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body.room_id;
+}
+
+const room = (roomId: string) => `${V3}/rooms/${encodeURIComponent(roomId)}`;
+
+async function send(who: User, roomId: string, body: string): Promise<string> {
+  const response = await api.put<{ event_id: string }>(
+    `${room(roomId)}/send/m.room.message/${uniqueName("txn")}`,
+    { msgtype: "m.text", body },
+    { token: who.token },
+  );
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body.event_id;
+}
+
+async function join(who: User, roomId: string): Promise<void> {
+  const response = await api.post(`${room(roomId)}/join`, {}, { token: who.token });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+}
+
+const bodies = (events: SyncEvent[] = []) => events.filter((e) => e.type === "m.room.message").map((e) => e.content.body);
+
+describe("sync", () => {
+  test("initial sync shows joined rooms with timeline and state; incremental sync only what is new", async () => {
+    const alice = await user("alice");
+    const roomId = await createRoom(alice, { name: "Garden", topic: "Plants" });
+    await send(alice, roomId, "one");
+    await send(alice, roomId, "two");
+
+    const initial = await sync(alice);
+    const joined = initial.rooms?.join?.[roomId];
+    assert.ok(joined, "the room is in rooms.join");
+    assert.deepEqual(bodies(joined.timeline?.events), ["one", "two"]);
+    const everything = [...(joined.state?.events ?? []), ...(joined.timeline?.events ?? [])];
+    assert.ok(everything.some((e) => e.type === "m.room.name" && e.content.name === "Garden"));
+    assert.ok(everything.some((e) => e.type === "m.room.create"));
+
+    const nothing = await sync(alice, { since: initial.next_batch });
+    assert.deepEqual(nothing.rooms?.join ?? {}, {});
+    assert.equal(nothing.next_batch, initial.next_batch);
+
+    await send(alice, roomId, "three");
+    const next = await sync(alice, { since: initial.next_batch });
+    assert.deepEqual(bodies(next.rooms?.join?.[roomId]?.timeline?.events), ["three"]);
+    assert.equal(next.rooms?.join?.[roomId]?.timeline?.limited, false);
+    const again = await sync(alice, { since: next.next_batch });
+    assert.deepEqual(again.rooms?.join ?? {}, {}, "nothing is delivered twice");
+  });
+
+  test("a long-poll returns as soon as another member sends", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    const { next_batch: since } = await sync(bob);
+
+    const started = Date.now();
+    const waiting = sync(bob, { since, timeout: "20000" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await send(alice, roomId, "wake up");
+    const woken = await waiting;
+    const elapsed = Date.now() - started;
+    assert.deepEqual(bodies(woken.rooms?.join?.[roomId]?.timeline?.events), ["wake up"]);
+    assert.ok(elapsed < 5000, `the long-poll took ${elapsed} ms`);
+
+    const quiet = Date.now();
+    const empty = await sync(bob, { since: woken.next_batch, timeout: "300" });
+    assert.ok(Date.now() - quiet >= 250, "an idle long-poll waits for its timeout");
+    assert.deepEqual(empty.rooms?.join ?? {}, {});
+  });
+
+  test("invites arrive with stripped state; joining and leaving move the room", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { name: "Private", preset: "private_chat" });
+    const { next_batch: since } = await sync(bob);
+    assert.equal((await api.post(`${room(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
+
+    const invited = await sync(bob, { since, timeout: "5000" });
+    const inviteState = invited.rooms?.invite?.[roomId]?.invite_state.events ?? [];
+    assert.ok(inviteState.some((e) => e.type === "m.room.name" && e.content.name === "Private"));
+    assert.ok(inviteState.some((e) => e.type === "m.room.member" && e.state_key === bob.userId && e.content.membership === "invite"));
+
+    await join(bob, roomId);
+    const joined = await sync(bob, { since: invited.next_batch });
+    const joinedRoom = joined.rooms?.join?.[roomId];
+    assert.ok(joinedRoom, "the room moved to rooms.join");
+    const stateAndTimeline = [...(joinedRoom.state?.events ?? []), ...(joinedRoom.timeline?.events ?? [])];
+    assert.ok(stateAndTimeline.some((e) => e.type === "m.room.name"), "a newly joined room comes with its state");
+
+    assert.equal((await api.post(`${room(roomId)}/leave`, {}, { token: bob.token })).status, 200);
+    const left = await sync(bob, { since: joined.next_batch });
+    const leftRoom = left.rooms?.leave?.[roomId];
+    assert.ok(leftRoom, "the room moved to rooms.leave");
+    assert.ok(leftRoom.timeline?.events.some((e) => e.type === "m.room.member" && e.content.membership === "leave"));
+  });
+
+  test("typing notifications and receipts reach other members once", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    const eventId = await send(alice, roomId, "read me");
+    const { next_batch: since } = await sync(alice);
+
+    const typing = await api.put(`${room(roomId)}/typing/${encodeURIComponent(bob.userId)}`, { typing: true, timeout: 1000 }, { token: bob.token });
+    assert.equal(typing.status, 200);
+    const receipt = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    assert.equal(receipt.status, 200);
+    const privateReceipt = await api.post(`${room(roomId)}/receipt/m.read.private/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    assert.equal(privateReceipt.status, 200);
+
+    const seen = await sync(alice, { since });
+    const ephemeral = seen.rooms?.join?.[roomId]?.ephemeral?.events ?? [];
+    const typingEvent = ephemeral.find((e) => e.type === "m.typing");
+    assert.deepEqual(typingEvent?.content, { user_ids: [bob.userId] });
+    const receipts = ephemeral.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, Record<string, unknown>>>;
+    assert.ok(receipts[eventId]?.["m.read"]?.[bob.userId], "bob's public receipt");
+    assert.equal(receipts[eventId]?.["m.read.private"], undefined, "bob's private receipt is his alone");
+
+    const stopped = await sync(alice, { since: seen.next_batch, timeout: "5000" });
+    const after = stopped.rooms?.join?.[roomId]?.ephemeral?.events ?? [];
+    assert.deepEqual(after.find((e) => e.type === "m.typing")?.content, { user_ids: [] }, "typing expires by itself");
+    assert.equal(after.find((e) => e.type === "m.receipt"), undefined, "a receipt is delivered once");
+
+    const bobsView = await sync(bob);
+    const bobReceipts = bobsView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, unknown>>;
+    assert.ok(bobReceipts[eventId]?.["m.read.private"], "bob sees his own private receipt");
+
+    const outsider = await user("eve");
+    const refused = await api.put(`${room(roomId)}/typing/${encodeURIComponent(outsider.userId)}`, { typing: true }, { token: outsider.token });
+    assert.equal(refused.status, 403);
+    const forged = await api.put(`${room(roomId)}/typing/${encodeURIComponent(alice.userId)}`, { typing: true }, { token: bob.token });
+    assert.equal(forged.status, 403);
+    const badReceipt = await api.post(`${room(roomId)}/receipt/m.bogus/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    assert.equal(badReceipt.status, 400);
+    const unknownEvent = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent("$nope")}`, {}, { token: bob.token });
+    assert.equal(unknownEvent.status, 404);
+  });
+
+  test("account data, tags and read markers arrive through sync", async () => {
+    const alice = await user("alice");
+    const roomId = await createRoom(alice);
+    const eventId = await send(alice, roomId, "marker");
+    const { next_batch: since } = await sync(alice);
+    const me = encodeURIComponent(alice.userId);
+    await api.put(`${V3}/user/${me}/account_data/org.example.theme`, { dark: true }, { token: alice.token });
+    await api.put(`${V3}/user/${me}/rooms/${encodeURIComponent(roomId)}/tags/m.favourite`, { order: 0.5 }, { token: alice.token });
+    assert.equal((await api.post(`${room(roomId)}/read_markers`, { "m.fully_read": eventId, "m.read": eventId }, { token: alice.token })).status, 200);
+
+    const changes = await sync(alice, { since });
+    assert.deepEqual(changes.account_data?.events, [{ type: "org.example.theme", content: { dark: true } }]);
+    const roomData = changes.rooms?.join?.[roomId]?.account_data?.events ?? [];
+    assert.deepEqual(roomData.find((e) => e.type === "m.tag")?.content, { tags: { "m.favourite": { order: 0.5 } } });
+    assert.deepEqual(roomData.find((e) => e.type === "m.fully_read")?.content, { event_id: eventId });
+
+    const initial = await sync(alice);
+    assert.ok(initial.account_data?.events.some((e) => e.type === "org.example.theme"));
+    assert.ok(initial.rooms?.join?.[roomId]?.account_data?.events.some((e) => e.type === "m.tag"));
+  });
+
+  test("a limited timeline's prev_batch joins up with /messages without gaps", async () => {
+    const alice = await user("alice");
+    const roomId = await createRoom(alice);
+    const { next_batch: since } = await sync(alice);
+    const sent: string[] = [];
+    for (let index = 0; index < 12; index++) sent.push(await send(alice, roomId, `m${index}`));
+
+    const filter = JSON.stringify({ room: { timeline: { limit: 5 } } });
+    const limited = await sync(alice, { since, filter });
+    const timeline = limited.rooms?.join?.[roomId]?.timeline;
+    assert.equal(timeline?.limited, true);
+    assert.deepEqual(bodies(timeline?.events), ["m7", "m8", "m9", "m10", "m11"]);
+
+    const older = await api.get<{ chunk: SyncEvent[] }>(
+      `${room(roomId)}/messages?dir=b&limit=7&from=${encodeURIComponent(timeline!.prev_batch!)}`,
+      { token: alice.token },
+    );
+    assert.deepEqual(bodies(older.body.chunk).reverse(), ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
+  });
+
+  test("notification counts follow the default push rules and reset with a receipt", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    await send(alice, roomId, "hello");
+    const last = await send(alice, roomId, `hey ${bob.userId.slice(1, bob.userId.indexOf(":"))}, look`);
+    const counts = (await sync(bob)).rooms?.join?.[roomId]?.unread_notifications;
+    assert.deepEqual(counts, { notification_count: 2, highlight_count: 1 });
+    await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, {}, { token: bob.token });
+    assert.deepEqual((await sync(bob)).rooms?.join?.[roomId]?.unread_notifications, { notification_count: 0, highlight_count: 0 });
+  });
+
+  test("bad sync parameters get the spec's errors", async () => {
+    const alice = await user("alice");
+    const badToken = await api.get(`${V3}/sync?since=garbage`, { token: alice.token });
+    assert.equal(badToken.status, 400);
+    const badFilter = await api.get(`${V3}/sync?filter=${encodeURIComponent("{nope")}`, { token: alice.token });
+    assert.equal(badFilter.body.errcode, "M_NOT_JSON");
+    const unknownFilter = await api.get(`${V3}/sync?filter=12345`, { token: alice.token });
+    assert.equal(unknownFilter.status, 404);
+    const badTimeout = await api.get(`${V3}/sync?timeout=-5`, { token: alice.token });
+    assert.equal(badTimeout.status, 400);
+  });
+});
