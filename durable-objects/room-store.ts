@@ -310,6 +310,17 @@ export class RoomStore {
       : this.sql.exec<StateEntry>("SELECT type, state_key, event_id FROM current_state WHERE type = ?", type).toArray();
   }
 
+  /** Every user whose current membership is `join`, on any server. */
+  joinedMembers(): string[] {
+    return this.sql
+      .exec<{ state_key: string }>(
+        `SELECT current_state.state_key FROM current_state JOIN events ON events.event_id = current_state.event_id
+         WHERE current_state.type = 'm.room.member' AND events.membership = 'join'`,
+      )
+      .toArray()
+      .map((row) => row.state_key);
+  }
+
   /** The state group after the newest event at or before `position`. */
   stateGroupAt(position: number): number | undefined {
     return this.sql

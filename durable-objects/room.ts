@@ -245,18 +245,31 @@ export class Room extends DurableObject<Env> implements RoomApi {
     return this.joinedLocal;
   }
 
-  /** After a commit: every local member learns the room's new position; membership changes reach their targets. */
+  /**
+   * After a commit: every local member learns the room's new position; membership changes reach their
+   * targets. Membership changes also go to every local member, with the joined members to the users
+   * whose own membership changed, for their device list tracking (UserSync.trackSharedMembers).
+   */
   private announceEvents(events: readonly StoredEvent[]): void {
     const joined = this.joinedLocalUsers();
     const position = this.store.position;
+    const memberships: Record<string, string> = {};
     for (const { pdu } of events) {
-      if (pdu.type !== "m.room.member" || pdu.state_key === undefined || !this.isLocalUser(pdu.state_key)) continue;
+      if (pdu.type !== "m.room.member" || pdu.state_key === undefined) continue;
       const membership = membershipOf({ eventId: "", pdu }) ?? "leave";
+      memberships[pdu.state_key] = membership;
+      if (!this.isLocalUser(pdu.state_key)) continue;
       if (membership === "join") joined.add(pdu.state_key);
       else joined.delete(pdu.state_key);
-      this.queueNotice(pdu.state_key, { eventsPosition: position, membership });
     }
-    for (const userId of joined) this.queueNotice(userId, { eventsPosition: position, membership: "join" });
+    const changed = Object.keys(memberships).length > 0;
+    const joinedMembers = changed ? this.store.joinedMembers() : [];
+    for (const [userId, membership] of Object.entries(memberships)) {
+      if (this.isLocalUser(userId)) this.queueNotice(userId, { eventsPosition: position, membership, memberships, joinedMembers });
+    }
+    for (const userId of joined) {
+      this.queueNotice(userId, { eventsPosition: position, membership: "join", ...(changed ? { memberships } : {}) });
+    }
   }
 
   private queueNotice(userId: string, news: Omit<RoomNotice, "roomId">): void {
@@ -267,6 +280,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
     if (news.receiptsPosition !== undefined) pending.receiptsPosition = Math.max(pending.receiptsPosition ?? 0, news.receiptsPosition);
     if (news.membership !== undefined) pending.membership = news.membership;
     if (news.typing) pending.typing = true;
+    if (news.memberships !== undefined) pending.memberships = { ...pending.memberships, ...news.memberships };
+    if (news.joinedMembers !== undefined) pending.joinedMembers = news.joinedMembers;
     this.pendingNotices.set(userId, pending);
     this.flushNotices();
   }

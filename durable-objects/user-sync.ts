@@ -7,9 +7,19 @@
  * valid across restarts and deploys, and "what changed since the token" is one indexed read of this
  * object's SQLite, never a Postgres query. A waiting long-poll /sync is an in-memory promise here,
  * resolved by the very append that concerns it.
+ *
+ * For end-to-end encryption it also holds, per device of the user, the pending to-device messages
+ * (each at its own stream position, deleted once a sync with a later `since` acknowledges it) and the
+ * one-time key counts; and the stream records whose device lists changed. Who shares a room with whom
+ * is answered by the Postgres membership index, which is asked only when someone leaves a room.
  */
 import { DurableObject } from "cloudflare:workers";
+import { and, eq, inArray, ne } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
+import { loadConfig } from "../src/config";
 import type { JsonObject } from "../src/core/events/pdu";
+import { withDatabase } from "../src/db/client";
+import { roomMemberships } from "../src/db/schema";
 import type { Env } from "../src/env";
 import type { UserSyncApi } from "../src/sync/user-sync-stub";
 
@@ -24,6 +34,10 @@ export interface RoomNotice {
   receiptsPosition?: number;
   /** Whether the set of typing users changed. */
   typing?: boolean;
+  /** Users whose membership changed with these events, with the membership they have now. */
+  memberships?: Record<string, string>;
+  /** Everyone joined to the room after these events; sent when the recipient's own membership changed. */
+  joinedMembers?: string[];
 }
 
 /** A range of a room stream: after `from` (exclusive) up to `to` (inclusive). */
@@ -48,11 +62,48 @@ export interface AccountDataChange {
   content: JsonObject;
 }
 
+/** A to-device message for one device of this user. */
+export interface ToDeviceDelivery {
+  /** Unique per sending request and recipient device, so a retried request delivers nothing twice. */
+  messageId: string;
+  deviceId: string;
+  sender: string;
+  type: string;
+  content: JsonObject;
+}
+
+export interface ToDeviceEvent {
+  sender: string;
+  type: string;
+  content: JsonObject;
+}
+
+export type DeviceListChange = "changed" | "left";
+
+export interface DeviceLists {
+  changed: string[];
+  left: string[];
+}
+
+/** The unclaimed one-time keys of a device by algorithm, and its fallback key algorithms not yet used. */
+export interface OneTimeKeyCounts {
+  counts: Record<string, number>;
+  unusedFallbackTypes: string[];
+}
+
+/** What one device's sync carries besides the user's news: its to-device messages and key counts. */
+export interface DeviceNews {
+  toDevice: ToDeviceEvent[];
+  keyCounts: OneTimeKeyCounts;
+}
+
 export interface StreamChanges {
   /** The position the next incremental sync starts from. */
   position: number;
   rooms: RoomChange[];
   accountData: AccountDataChange[];
+  deviceLists: DeviceLists;
+  device: DeviceNews;
 }
 
 export interface RoomSnapshot {
@@ -65,6 +116,7 @@ export interface RoomSnapshot {
 export interface StreamSnapshot {
   position: number;
   rooms: RoomSnapshot[];
+  device: DeviceNews;
 }
 
 interface Waiter {
@@ -74,6 +126,11 @@ interface Waiter {
 
 /** Long-polls never wait longer than this, whatever the client asks for. */
 const MAX_WAIT_MS = 60_000;
+/** To-device messages per sync response, at most (as Synapse); the rest wait for the next sync. */
+const MAX_TO_DEVICE_PER_SYNC = 100;
+/** How long a to-device transaction ID is remembered: far longer than any client retries a request. */
+const TO_DEVICE_TRANSACTION_LIFETIME_MS = 24 * 60 * 60 * 1000;
+const LEFT_CHECK_RETRY_DELAY_MS = 5_000;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS stream (
@@ -92,16 +149,56 @@ const SCHEMA = `
     events_position INTEGER NOT NULL DEFAULT 0,
     receipts_position INTEGER NOT NULL DEFAULT 0
   );
+  CREATE TABLE IF NOT EXISTS device_list_changes (
+    position INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    change TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS to_device (
+    position INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    sender TEXT NOT NULL,
+    type TEXT NOT NULL,
+    content TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS to_device_by_device ON to_device (device_id, position);
+  CREATE TABLE IF NOT EXISTS to_device_transactions (
+    device_id TEXT NOT NULL,
+    txn_id TEXT NOT NULL,
+    created_ts INTEGER NOT NULL,
+    PRIMARY KEY (device_id, txn_id)
+  );
+  CREATE INDEX IF NOT EXISTS to_device_transactions_by_age ON to_device_transactions (created_ts);
+  CREATE TABLE IF NOT EXISTS one_time_key_counts (
+    device_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    counts TEXT NOT NULL,
+    unused_fallback_types TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS pending_left_checks (
+    room_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+  );
 `;
 
 export class UserSync extends DurableObject<Env> implements UserSyncApi {
   private readonly sql: SqlStorage;
   private readonly waiters = new Set<Waiter>();
+  private leftChecksRunning = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(SCHEMA);
+  }
+
+  /** The user this object serves: objects are addressed by `idFromName(userId)`. */
+  private get userId(): string {
+    const name = this.ctx.id.name;
+    if (name === undefined) throw new Error("UserSync objects are addressed by user ID");
+    return name;
   }
 
   private currentPosition(): number {
@@ -118,6 +215,16 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     );
   }
 
+  /** Appends an entry whose details live in another table, keyed by the position returned. */
+  private appendEntry(kind: "device_list" | "to_device"): number {
+    return this.sql.exec<{ position: number }>("INSERT INTO stream (kind) VALUES (?) RETURNING position", kind).one().position;
+  }
+
+  private appendDeviceListChange(userId: string, change: DeviceListChange): void {
+    const position = this.appendEntry("device_list");
+    this.sql.exec("INSERT INTO device_list_changes (position, user_id, change) VALUES (?, ?, ?)", position, userId, change);
+  }
+
   private wake(): void {
     const position = this.currentPosition();
     for (const waiter of this.waiters) {
@@ -130,6 +237,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
 
   /** News from rooms of this user, batched by the rooms (one call per flush, not per event). */
   async roomsUpdated(notices: RoomNotice[]): Promise<void> {
+    let leftCandidates = false;
     this.ctx.storage.transactionSync(() => {
       for (const notice of notices) {
         const known = this.sql
@@ -151,7 +259,118 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
           notice.eventsPosition ?? 0,
           notice.receiptsPosition ?? 0,
         );
+        if (notice.memberships !== undefined) {
+          leftCandidates = this.trackSharedMembers(notice.roomId, membership, notice.memberships, notice.joinedMembers) || leftCandidates;
+        }
       }
+    });
+    this.wake();
+    if (leftCandidates) {
+      // The alarm is the safety net should this object be evicted before the check finishes.
+      await this.ctx.storage.setAlarm(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
+      void this.runLeftChecks();
+    }
+  }
+
+  /**
+   * Device list tracking (spec: "Tracking the device list for a user"): a membership change in one of
+   * this user's rooms can start or end sharing it with someone. Starting shows as `changed` at once.
+   * Ending is `left` only if no other room is shared; that is checked against the membership index by
+   * runLeftChecks, so here the candidates are only queued. Returns whether any were.
+   */
+  private trackSharedMembers(
+    roomId: string,
+    ownMembership: string,
+    memberships: Record<string, string>,
+    joinedMembers: string[] | undefined,
+  ): boolean {
+    const self = this.userId;
+    const started = new Set<string>();
+    const stopped = new Set<string>();
+    const ownChange = memberships[self];
+    if (ownChange !== undefined && joinedMembers !== undefined) {
+      for (const member of joinedMembers) {
+        if (member === self) continue;
+        if (ownChange === "join") started.add(member);
+        else if (ownChange === "leave" || ownChange === "ban") stopped.add(member);
+      }
+    }
+    if (ownMembership === "join") {
+      for (const [userId, membership] of Object.entries(memberships)) {
+        if (userId === self) continue;
+        if (membership === "join") started.add(userId);
+        else if (membership === "leave" || membership === "ban") stopped.add(userId);
+      }
+    }
+    for (const userId of started) {
+      // Sharing again: a pending check could only conclude `left` wrongly.
+      this.sql.exec("DELETE FROM pending_left_checks WHERE user_id = ?", userId);
+      this.appendDeviceListChange(userId, "changed");
+    }
+    for (const userId of stopped) {
+      this.sql.exec("INSERT OR IGNORE INTO pending_left_checks (room_id, user_id) VALUES (?, ?)", roomId, userId);
+    }
+    return stopped.size > 0;
+  }
+
+  /**
+   * Decides the queued `left` candidates: a user who still shares a joined room with this user other
+   * than the one they stopped sharing is not `left`. One check runs at a time; if Postgres fails, an
+   * alarm tries again.
+   */
+  private async runLeftChecks(): Promise<void> {
+    if (this.leftChecksRunning) return;
+    this.leftChecksRunning = true;
+    try {
+      for (;;) {
+        const pending = this.sql
+          .exec<{ room_id: string; user_id: string }>("SELECT room_id, user_id FROM pending_left_checks LIMIT 500")
+          .toArray();
+        if (pending.length === 0) return;
+        const shared = await this.sharedRoomsWith([...new Set(pending.map((row) => row.user_id))]);
+        this.ctx.storage.transactionSync(() => {
+          for (const { room_id: roomId, user_id: userId } of pending) {
+            // Gone meanwhile means they started sharing again.
+            const stillPending = this.sql
+              .exec("DELETE FROM pending_left_checks WHERE room_id = ? AND user_id = ? RETURNING 1", roomId, userId)
+              .toArray().length > 0;
+            const sharesAnother = (shared.get(userId) ?? []).some((room) => room !== roomId);
+            if (stillPending && !sharesAnother) this.appendDeviceListChange(userId, "left");
+          }
+        });
+        this.wake();
+      }
+    } catch (error) {
+      console.warn("device list left check failed, retrying:", error instanceof Error ? error.message : error);
+      await this.ctx.storage.setAlarm(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
+    } finally {
+      this.leftChecksRunning = false;
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    await this.runLeftChecks();
+  }
+
+  /** The rooms this user and each of `userIds` are both joined to, per the Postgres membership index. */
+  private async sharedRoomsWith(userIds: string[]): Promise<Map<string, string[]>> {
+    const own = alias(roomMemberships, "own");
+    const rows = await withDatabase(loadConfig(this.env), (db) =>
+      db
+        .select({ userId: roomMemberships.userId, roomId: roomMemberships.roomId })
+        .from(roomMemberships)
+        .innerJoin(own, and(eq(own.roomId, roomMemberships.roomId), eq(own.userId, this.userId), eq(own.membership, "join")))
+        .where(and(inArray(roomMemberships.userId, userIds), eq(roomMemberships.membership, "join"), ne(roomMemberships.userId, this.userId))),
+    );
+    const shared = new Map<string, string[]>();
+    for (const row of rows) shared.set(row.userId, [...(shared.get(row.userId) ?? []), row.roomId]);
+    return shared;
+  }
+
+  /** The device lists of `userIds` changed (device or cross-signing keys): they show in `device_lists.changed`. */
+  async deviceListsChanged(userIds: string[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const userId of userIds) this.appendDeviceListChange(userId, "changed");
     });
     this.wake();
   }
@@ -167,8 +386,81 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     this.wake();
   }
 
-  /** Where every room of the user stands now: the basis of an initial sync. */
-  async snapshot(): Promise<StreamSnapshot> {
+  /** Queues to-device messages for devices of this user; messages already queued (a retry) are skipped. */
+  async deliverToDevice(messages: ToDeviceDelivery[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const message of messages) {
+        const queued = this.sql.exec("SELECT 1 FROM to_device WHERE message_id = ?", message.messageId).toArray().length > 0;
+        if (queued) continue;
+        this.sql.exec(
+          "INSERT INTO to_device (position, device_id, message_id, sender, type, content) VALUES (?, ?, ?, ?, ?, ?)",
+          this.appendEntry("to_device"),
+          message.deviceId,
+          message.messageId,
+          message.sender,
+          message.type,
+          JSON.stringify(message.content),
+        );
+      }
+    });
+    this.wake();
+  }
+
+  /** Whether this user's device already sent to-device messages with this transaction ID. */
+  async hasToDeviceTransaction(deviceId: string, txnId: string): Promise<boolean> {
+    return (
+      this.sql.exec("SELECT 1 FROM to_device_transactions WHERE device_id = ? AND txn_id = ?", deviceId, txnId).toArray().length > 0
+    );
+  }
+
+  /** Remembers a to-device transaction once all its messages are delivered. */
+  async recordToDeviceTransaction(deviceId: string, txnId: string): Promise<void> {
+    const now = Date.now();
+    this.sql.exec("DELETE FROM to_device_transactions WHERE created_ts < ?", now - TO_DEVICE_TRANSACTION_LIFETIME_MS);
+    this.sql.exec(
+      "INSERT OR IGNORE INTO to_device_transactions (device_id, txn_id, created_ts) VALUES (?, ?, ?)",
+      deviceId,
+      txnId,
+      now,
+    );
+  }
+
+  /**
+   * A device's one-time key counts after an upload or claim. `version` orders the reports (see
+   * e2e_key_count_versions): an older one arriving late is ignored.
+   */
+  async setOneTimeKeyCounts(deviceId: string, version: number, counts: OneTimeKeyCounts): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO one_time_key_counts (device_id, version, counts, unused_fallback_types) VALUES (?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET version = excluded.version, counts = excluded.counts,
+         unused_fallback_types = excluded.unused_fallback_types
+       WHERE excluded.version > one_time_key_counts.version`,
+      deviceId,
+      version,
+      JSON.stringify(counts.counts),
+      JSON.stringify(counts.unusedFallbackTypes),
+    );
+  }
+
+  /** Devices of this user were deleted: their key counts and undelivered messages go. */
+  async devicesRemoved(deviceIds: string[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const deviceId of deviceIds) {
+        this.sql.exec("DELETE FROM one_time_key_counts WHERE device_id = ?", deviceId);
+        this.sql.exec("DELETE FROM to_device WHERE device_id = ?", deviceId);
+        this.sql.exec("DELETE FROM to_device_transactions WHERE device_id = ?", deviceId);
+      }
+    });
+  }
+
+  /**
+   * Where every room of the user stands now: the basis of an initial sync, with the device's pending
+   * to-device messages. `acknowledged`, the `since` of a full-state sync, acknowledges messages as an
+   * incremental sync's does.
+   */
+  async snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot> {
+    const position = this.currentPosition();
+    if (acknowledged !== undefined) this.acknowledgeToDevice(deviceId, Math.min(acknowledged, position));
     const rooms = this.sql
       .exec<{ room_id: string; membership: string; events_position: number; receipts_position: number }>(
         "SELECT room_id, membership, events_position, receipts_position FROM rooms",
@@ -180,16 +472,18 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         eventsPosition: row.events_position,
         receiptsPosition: row.receipts_position,
       }));
-    return { position: this.currentPosition(), rooms };
+    return { position, rooms, device: this.deviceNews(deviceId, 0, position) };
   }
 
   /**
    * What changed after `since`, waiting up to `timeoutMs` for something to change first.
    * A `since` ahead of the stream (a token from nowhere) is treated as the current position.
+   * Syncing with `since` acknowledges the device's to-device messages up to it.
    */
-  async changesSince(since: number, timeoutMs: number): Promise<StreamChanges> {
+  async changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges> {
     let current = this.currentPosition();
     const from = Math.min(since, current);
+    this.acknowledgeToDevice(deviceId, from);
     if (current <= from && timeoutMs > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -207,7 +501,77 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       });
       current = this.currentPosition();
     }
-    return { position: current, rooms: this.roomChanges(from, current), accountData: this.accountDataChanges(from, current) };
+    return {
+      position: current,
+      rooms: this.roomChanges(from, current),
+      accountData: this.accountDataChanges(from, current),
+      deviceLists: this.deviceListChanges(from, current),
+      device: this.deviceNews(deviceId, from, current),
+    };
+  }
+
+  /** GET /keys/changes: whose device lists changed after `from` up to `to`. */
+  async deviceListsBetween(from: number, to: number): Promise<DeviceLists> {
+    return this.deviceListChanges(from, Math.min(to, this.currentPosition()));
+  }
+
+  private acknowledgeToDevice(deviceId: string, upTo: number): void {
+    this.sql.exec("DELETE FROM to_device WHERE device_id = ? AND position <= ?", deviceId, upTo);
+  }
+
+  /**
+   * The device's to-device messages after `from` up to `to`, at most MAX_TO_DEVICE_PER_SYNC. Those left
+   * over move to new stream positions after `to`, so the sync token of this response does not
+   * acknowledge them and the next sync returns at once with them.
+   */
+  private deviceNews(deviceId: string, from: number, to: number): DeviceNews {
+    const rows = this.sql
+      .exec<{ position: number; sender: string; type: string; content: string }>(
+        "SELECT position, sender, type, content FROM to_device WHERE device_id = ? AND position > ? AND position <= ? ORDER BY position",
+        deviceId,
+        from,
+        to,
+      )
+      .toArray();
+    const delivered = rows.slice(0, MAX_TO_DEVICE_PER_SYNC);
+    const leftOver = rows.slice(MAX_TO_DEVICE_PER_SYNC);
+    if (leftOver.length > 0) {
+      this.ctx.storage.transactionSync(() => {
+        for (const row of leftOver) {
+          this.sql.exec("UPDATE to_device SET position = ? WHERE position = ?", this.appendEntry("to_device"), row.position);
+        }
+      });
+      this.wake();
+    }
+    const keyCounts = this.sql
+      .exec<{ counts: string; unused_fallback_types: string }>(
+        "SELECT counts, unused_fallback_types FROM one_time_key_counts WHERE device_id = ?",
+        deviceId,
+      )
+      .toArray()[0];
+    return {
+      toDevice: delivered.map((row) => ({ sender: row.sender, type: row.type, content: JSON.parse(row.content) as JsonObject })),
+      keyCounts: {
+        counts: keyCounts === undefined ? {} : (JSON.parse(keyCounts.counts) as Record<string, number>),
+        unusedFallbackTypes: keyCounts === undefined ? [] : (JSON.parse(keyCounts.unused_fallback_types) as string[]),
+      },
+    };
+  }
+
+  /** The newest device list change of each user after `from` up to `to`. */
+  private deviceListChanges(from: number, to: number): DeviceLists {
+    const rows = this.sql
+      .exec<{ user_id: string; change: DeviceListChange }>(
+        `SELECT user_id, change FROM device_list_changes WHERE position IN (
+           SELECT MAX(position) FROM device_list_changes WHERE position > ? AND position <= ? GROUP BY user_id)`,
+        from,
+        to,
+      )
+      .toArray();
+    return {
+      changed: rows.filter((row) => row.change === "changed").map((row) => row.user_id),
+      left: rows.filter((row) => row.change === "left").map((row) => row.user_id),
+    };
   }
 
   private rangeOf(roomId: string, kind: string, from: number, to: number): StreamRange | undefined {

@@ -200,3 +200,126 @@ export const profiles = pgTable("profiles", {
   userId: text("user_id").primaryKey(),
   fields: jsonb("fields").$type<Record<string, unknown>>().notNull(),
 });
+
+/**
+ * End-to-end encryption: each device's identity keys as uploaded (POST /keys/upload), the signed JSON
+ * kept verbatim because clients verify its signatures.
+ */
+export const e2eDeviceKeys = pgTable(
+  "e2e_device_keys",
+  {
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    keyJson: jsonb("key_json").$type<Record<string, unknown>>().notNull(),
+    updatedTs: timestamp("updated_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.deviceId] })],
+);
+
+/** Unclaimed one-time keys; a claim deletes the row it hands out, so no key is given twice. */
+export const e2eOneTimeKeys = pgTable(
+  "e2e_one_time_keys",
+  {
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    algorithm: text("algorithm").notNull(),
+    /** The part after `<algorithm>:` in the key's name. */
+    keyId: text("key_id").notNull(),
+    keyJson: jsonb("key_json").$type<string | Record<string, unknown>>().notNull(),
+    /** Keys are claimed oldest upload first (spec: POST /keys/claim). */
+    uploadedTs: timestamp("uploaded_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.deviceId, t.algorithm, t.keyId] })],
+);
+
+/** One fallback key per device and algorithm, handed out (and marked used) when one-time keys run out. */
+export const e2eFallbackKeys = pgTable(
+  "e2e_fallback_keys",
+  {
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    algorithm: text("algorithm").notNull(),
+    keyId: text("key_id").notNull(),
+    keyJson: jsonb("key_json").$type<string | Record<string, unknown>>().notNull(),
+    used: boolean("used").notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.deviceId, t.algorithm] })],
+);
+
+/**
+ * A per-device counter bumped (row-locked) by every upload and claim of that device's keys. It orders
+ * those changes, so the key counts each one reports to the user's UserSync object carry a version and a
+ * late report can never overwrite a newer one.
+ */
+export const e2eKeyCountVersions = pgTable(
+  "e2e_key_count_versions",
+  {
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.deviceId] })],
+);
+
+/** A user's current cross-signing keys, one per usage (`master`, `self_signing`, `user_signing`). */
+export const e2eCrossSigningKeys = pgTable(
+  "e2e_cross_signing_keys",
+  {
+    userId: text("user_id").notNull(),
+    usage: text("usage").notNull(),
+    /** The unpadded base64 ed25519 public key, which is also the key's ID. */
+    publicKey: text("public_key").notNull(),
+    keyJson: jsonb("key_json").$type<Record<string, unknown>>().notNull(),
+    updatedTs: timestamp("updated_ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.usage] })],
+);
+
+/**
+ * Signatures uploaded with POST /keys/signatures/upload: `user_id`'s key `key_id` signed the target
+ * user's device (`target_key_id` a device ID) or master key (`target_key_id` its public key).
+ */
+export const e2eCrossSigningSignatures = pgTable(
+  "e2e_cross_signing_signatures",
+  {
+    targetUserId: text("target_user_id").notNull(),
+    targetKeyId: text("target_key_id").notNull(),
+    userId: text("user_id").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: text("signature").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.targetUserId, t.targetKeyId, t.userId, t.keyId] })],
+);
+
+/**
+ * Server-side key backup versions. Deleted versions keep their row (`deleted`) so their number is never
+ * reused and deleting twice succeeds; `etag` changes whenever the version's keys do.
+ */
+export const e2eRoomKeyVersions = pgTable(
+  "e2e_room_key_versions",
+  {
+    userId: text("user_id").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+    algorithm: text("algorithm").notNull(),
+    authData: jsonb("auth_data").$type<Record<string, unknown>>().notNull(),
+    etag: bigint("etag", { mode: "number" }).notNull().default(0),
+    deleted: boolean("deleted").notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.version] })],
+);
+
+/** The backed-up megolm session keys of each backup version. */
+export const e2eRoomKeys = pgTable(
+  "e2e_room_keys",
+  {
+    userId: text("user_id").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+    roomId: text("room_id").notNull(),
+    sessionId: text("session_id").notNull(),
+    firstMessageIndex: integer("first_message_index").notNull(),
+    forwardedCount: integer("forwarded_count").notNull(),
+    isVerified: boolean("is_verified").notNull(),
+    sessionData: jsonb("session_data").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.version, t.roomId, t.sessionId] })],
+);

@@ -3,15 +3,29 @@
  * deriving the stub type from the class makes TypeScript expand the recursive JSON of account data
  * without end.
  */
-import type { RoomNotice, StreamChanges, StreamSnapshot } from "../../durable-objects/user-sync";
+import type {
+  DeviceLists,
+  OneTimeKeyCounts,
+  RoomNotice,
+  StreamChanges,
+  StreamSnapshot,
+  ToDeviceDelivery,
+} from "../../durable-objects/user-sync";
 import type { JsonObject } from "../core/events/pdu";
 import type { Env } from "../env";
 
 export interface UserSyncApi {
   roomsUpdated(notices: RoomNotice[]): Promise<void>;
   accountDataChanged(roomId: string, type: string, content: JsonObject): Promise<void>;
-  snapshot(): Promise<StreamSnapshot>;
-  changesSince(since: number, timeoutMs: number): Promise<StreamChanges>;
+  deviceListsChanged(userIds: string[]): Promise<void>;
+  deliverToDevice(messages: ToDeviceDelivery[]): Promise<void>;
+  hasToDeviceTransaction(deviceId: string, txnId: string): Promise<boolean>;
+  recordToDeviceTransaction(deviceId: string, txnId: string): Promise<void>;
+  setOneTimeKeyCounts(deviceId: string, version: number, counts: OneTimeKeyCounts): Promise<void>;
+  devicesRemoved(deviceIds: string[]): Promise<void>;
+  snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot>;
+  changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges>;
+  deviceListsBetween(from: number, to: number): Promise<DeviceLists>;
 }
 
 export function userSyncStub(env: Env, userId: string): UserSyncApi {

@@ -1,7 +1,9 @@
 /**
  * GET /sync (spec: "Syncing"). The user's UserSync stream says which rooms changed since the token
  * (or where every room stands, for an initial sync); the rooms are then asked in parallel, each for
- * exactly its range, so nothing is missed or sent twice between two syncs.
+ * exactly its range, so nothing is missed or sent twice between two syncs. The same object holds the
+ * device's to-device messages and one-time key counts and the device list changes, so the end-to-end
+ * encryption parts of the response need no Postgres query either.
  */
 import type { Hono } from "hono";
 import { readAllAccountData } from "../../accounts/account-data";
@@ -16,7 +18,8 @@ import { roomStub } from "../../rooms/room-stub";
 import { userSyncStub } from "../../sync/user-sync-stub";
 import { inlineFilterFromParam, type Filter } from "../../sync/filters";
 import type { RoomSyncRequest, RoomSyncResult } from "../../sync/room-sync";
-import type { StreamRange } from "../../../durable-objects/user-sync";
+import type { DeviceLists, DeviceNews, StreamRange } from "../../../durable-objects/user-sync";
+import { oneTimeKeyCountsForClients } from "../../e2ee/device-keys";
 import { loadFilter } from "./filter";
 
 const DEFAULT_TIMELINE_LIMIT = 10;
@@ -86,10 +89,12 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       roomAccountData.set(roomId, [...(roomAccountData.get(roomId) ?? []), entry]);
     };
 
+    let deviceNews: DeviceNews;
+    let deviceLists: DeviceLists = { changed: [], left: [] };
     if (since === undefined || fullState) {
-      if (since !== undefined) decodeSyncToken(since);
-      const snapshot = await stream.snapshot();
+      const snapshot = await stream.snapshot(requester.deviceId, since === undefined ? undefined : decodeSyncToken(since));
       position = snapshot.position;
+      deviceNews = snapshot.device;
       queries = snapshot.rooms
         .filter((room) => includeLeave || (room.membership !== "leave" && room.membership !== "ban"))
         .map((room) => ({
@@ -104,8 +109,10 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       globalAccountData = allAccountData.filter((entry) => entry.roomId === "");
       for (const entry of allAccountData) if (entry.roomId !== "") addRoomAccountData(entry.roomId, entry);
     } else {
-      const changes = await stream.changesSince(decodeSyncToken(since), timeoutMs);
+      const changes = await stream.changesSince(decodeSyncToken(since), timeoutMs, requester.deviceId);
       position = changes.position;
+      deviceNews = changes.device;
+      deviceLists = changes.deviceLists;
       queries = changes.rooms.map((room) => ({
         roomId: room.roomId,
         membership: room.membership,
@@ -178,6 +185,10 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       next_batch: encodeSyncToken(position),
       rooms: { join, invite, leave, knock },
       account_data: accountDataEvents(globalAccountData),
+      to_device: { events: deviceNews.toDevice },
+      device_lists: deviceLists,
+      device_one_time_keys_count: oneTimeKeyCountsForClients(deviceNews.keyCounts.counts),
+      device_unused_fallback_key_types: deviceNews.keyCounts.unusedFallbackTypes,
     });
   });
 }
