@@ -5,7 +5,8 @@
  * token set once and answers every later token check from memory, so authenticating a request costs a
  * DO call, not a Postgres connection. Every change to the user's sessions (login, refresh, logout,
  * device deletion, deactivation) goes through this object, which is why its cache can never be stale:
- * a logged-out token is refused by the very next request.
+ * a logged-out token is refused by the very next request. Deleting a device also deletes its
+ * end-to-end encryption keys and announces the device list change.
  */
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray, ne, type SQL } from "drizzle-orm";
@@ -15,6 +16,9 @@ import { loadConfig, type Config } from "../src/config";
 import { withDatabase, type Database } from "../src/db/client";
 import { accessTokens, devices, refreshTokens, users } from "../src/db/schema";
 import type { Env } from "../src/env";
+import { announceDeviceListChange } from "../src/keys/device-lists";
+import { deleteDeviceKeys } from "../src/keys/key-store";
+import { userSyncStub } from "../src/sync/user-sync-stub";
 
 interface CachedAccessToken {
   deviceId: string;
@@ -179,11 +183,21 @@ export class UserSessions extends DurableObject<Env> {
         if (keepDeviceId !== undefined) parts.push(ne(column, keepDeviceId));
         return parts;
       };
-      await db.transaction(async (tx) => {
+      const removed = await db.transaction(async (tx) => {
         await tx.delete(accessTokens).where(and(eq(accessTokens.userId, userId), ...conditions(accessTokens.deviceId)));
         await tx.delete(refreshTokens).where(and(eq(refreshTokens.userId, userId), ...conditions(refreshTokens.deviceId)));
-        await tx.delete(devices).where(and(eq(devices.userId, userId), ...conditions(devices.deviceId)));
+        const rows = await tx
+          .delete(devices)
+          .where(and(eq(devices.userId, userId), ...conditions(devices.deviceId)))
+          .returning({ deviceId: devices.deviceId });
+        const deviceIdsRemoved = rows.map((row) => row.deviceId);
+        await deleteDeviceKeys(tx, userId, deviceIdsRemoved);
+        return deviceIdsRemoved;
       });
+      if (removed.length === 0) return;
+      // A deleted device is a device list change for everyone sharing a room with the user.
+      await userSyncStub(this.env, userId).devicesRemoved(removed);
+      await announceDeviceListChange(this.env, db, this.config.serverName, userId);
     });
   }
 }
