@@ -200,3 +200,12 @@ export const profiles = pgTable("profiles", {
   userId: text("user_id").primaryKey(),
   fields: jsonb("fields").$type<Record<string, unknown>>().notNull(),
 });
+
+/**
+ * Each user's push rule customisations as one document: their own rules per kind, in order, and the
+ * `enabled`/`actions` they set on the server-default rules. The effective ruleset is derived from it.
+ */
+export const pushRules = pgTable("push_rules", {
+  userId: text("user_id").primaryKey(),
+  document: jsonb("document").$type<Record<string, unknown>>().notNull(),
+});
