@@ -414,7 +414,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
       this.exclusive(async () => {
         const meta = this.requireRoom(input.roomId);
         const membership = input.action === "kick" || input.action === "unban" ? "leave" : input.action;
-        const content: JsonObject = { membership };
+        const content: JsonObject = membership === "join" || membership === "invite" ? { ...input.profile, membership } : { membership };
         if (input.reason !== undefined) content["reason"] = input.reason;
         if (input.isDirect === true) content["is_direct"] = true;
         return this.applyMembership(meta, input.requester, input.target, content, input.action);

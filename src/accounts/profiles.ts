@@ -36,3 +36,22 @@ export async function updateProfileField(
     return updated;
   });
 }
+
+/** The profile fields that go into a user's m.room.member events. */
+export interface MemberProfile {
+  displayname?: string;
+  avatar_url?: string;
+}
+
+export function memberProfileOf(profile: JsonObject | undefined): MemberProfile {
+  const displayname = profile?.["displayname"];
+  const avatarUrl = profile?.["avatar_url"];
+  return {
+    ...(typeof displayname === "string" ? { displayname } : {}),
+    ...(typeof avatarUrl === "string" ? { avatar_url: avatarUrl } : {}),
+  };
+}
+
+export async function readMemberProfile(db: Database, userId: string): Promise<MemberProfile> {
+  return memberProfileOf(await readProfile(db, userId));
+}

@@ -202,6 +202,15 @@ export const profiles = pgTable("profiles", {
 });
 
 /**
+ * Each user's push rule customisations as one document: their own rules per kind, in order, and the
+ * `enabled`/`actions` they set on the server-default rules. The effective ruleset is derived from it.
+ */
+export const pushRules = pgTable("push_rules", {
+  userId: text("user_id").primaryKey(),
+  document: jsonb("document").$type<Record<string, unknown>>().notNull(),
+});
+
+/**
  * End-to-end encryption: each device's identity keys as uploaded (POST /keys/upload), the signed JSON
  * kept verbatim because clients verify its signatures.
  */

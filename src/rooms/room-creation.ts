@@ -57,6 +57,8 @@ export interface InitialStateEvent {
 
 export interface RoomCreationRequest {
   creator: string;
+  /** The creator's display name and avatar, for their join event. */
+  creatorProfile?: JsonObject;
   serverName: string;
   roomVersion: RoomVersion;
   visibility: "public" | "private";
@@ -176,7 +178,7 @@ export function planRoomCreation(request: RoomCreationRequest): RoomCreationPlan
   const has = (type: string): boolean => initialState.has(stateTupleKey(type, ""));
   const state = (type: string, content: JsonObject, stateKey = ""): EventDraft => ({ type, sender: creator, stateKey, content });
 
-  const events: EventDraft[] = [state("m.room.member", { membership: "join" }, creator)];
+  const events: EventDraft[] = [state("m.room.member", { ...request.creatorProfile, membership: "join" }, creator)];
   const initialPowerLevels = takeInitial("m.room.power_levels");
   events.push(
     state(

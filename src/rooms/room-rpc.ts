@@ -69,6 +69,8 @@ export interface MembershipInput {
   reason?: string;
   /** Invites from createRoom with `is_direct`. */
   isDirect?: boolean;
+  /** The target's display name and avatar, for join and invite events (as Synapse puts them there). */
+  profile?: { displayname?: string; avatar_url?: string };
 }
 
 export interface MessagesInput {

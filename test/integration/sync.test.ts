@@ -258,6 +258,29 @@ describe("sync", () => {
     assert.deepEqual((await sync(bob)).rooms?.join?.[roomId]?.unread_notifications, { notification_count: 0, highlight_count: 0 });
   });
 
+  test("lazy-loaded members: only the senders of the timeline and the user", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const carol = await user("carol");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    await join(carol, roomId);
+    await send(bob, roomId, "from bob");
+    await send(carol, roomId, "from carol");
+
+    const filter = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 1 } } });
+    const lazy = await sync(alice, { filter });
+    const joinedRoom = lazy.rooms?.join?.[roomId];
+    const members = (joinedRoom?.state?.events ?? []).filter((e) => e.type === "m.room.member").map((e) => e.state_key).sort();
+    assert.deepEqual(members, [alice.userId, carol.userId].sort());
+    assert.deepEqual(bodies(joinedRoom?.timeline?.events), ["from carol"]);
+    assert.equal(joinedRoom?.summary?.["m.joined_member_count"], 3, "the summary still counts everyone");
+
+    const full = await sync(alice, { filter: JSON.stringify({ room: { timeline: { limit: 1 } } }) });
+    const allMembers = (full.rooms?.join?.[roomId]?.state?.events ?? []).filter((e) => e.type === "m.room.member");
+    assert.equal(allMembers.length, 3);
+  });
+
   test("bad sync parameters get the spec's errors", async () => {
     const alice = await user("alice");
     const badToken = await api.get(`${V3}/sync?since=garbage`, { token: alice.token });

@@ -7,6 +7,7 @@ import type { JsonObject } from "../../core/events/pdu";
 import { getRoomVersion } from "../../core/room-versions";
 import { roomAliases, rooms } from "../../db/schema";
 import { requireAuth } from "../../http/authentication";
+import { readMemberProfile } from "../../accounts/profiles";
 import type { AppEnv } from "../../http/context";
 import { MatrixError, invalidParam } from "../../http/errors";
 import { readJsonBody } from "../../http/request-body";
@@ -52,6 +53,7 @@ export function registerCreateRoomRoutes(client: Hono<AppEnv>): void {
 
     const plan = planRoomCreation({
       creator: requester.userId,
+      creatorProfile: { ...(await readMemberProfile(c.get("database").db, requester.userId)) },
       serverName: config.serverName,
       roomVersion,
       visibility: body.visibility ?? "private",

@@ -5,6 +5,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Context, Hono } from "hono";
 import { z } from "zod";
+import { readMemberProfile } from "../../accounts/profiles";
 import { isValidUserId } from "../../core/identifiers";
 import { roomMemberships } from "../../db/schema";
 import { requireAuth } from "../../http/authentication";
@@ -27,12 +28,17 @@ async function changeMembership(
   target: string,
   reason: string | undefined,
 ): Promise<string> {
+  const config = c.get("config");
+  const localTarget = target.slice(target.indexOf(":") + 1) === config.serverName;
+  const withProfile = (action === "join" || action === "invite") && localTarget;
+  const profile = withProfile ? await readMemberProfile(c.get("database").db, target) : undefined;
   const result = await roomStub(c, roomId).changeMembership({
     roomId,
     requester: roomRequester(c),
     action,
     target,
     ...(reason !== undefined ? { reason } : {}),
+    ...(profile !== undefined ? { profile } : {}),
   });
   return unwrapRoomResult(result).eventId;
 }

@@ -1,11 +1,14 @@
 /** User profiles (spec: "Profiles"): displayname, avatar_url, m.tz and custom fields. */
 import type { Context, Hono } from "hono";
-import { readProfile, updateProfileField } from "../../accounts/profiles";
+import { memberProfileOf, readProfile, updateProfileField } from "../../accounts/profiles";
 import { findUser } from "../../accounts/users";
 import { encodeCanonicalJson } from "../../core/canonical-json";
 import type { JsonObject } from "../../core/events/pdu";
 import { parseUserId } from "../../core/identifiers";
+import { and, eq } from "drizzle-orm";
+import { roomMemberships } from "../../db/schema";
 import { requireAuth } from "../../http/authentication";
+import { roomRequester, roomStub } from "../../rooms/room-stub";
 import type { AppEnv } from "../../http/context";
 import { MatrixError, badJson, forbidden, invalidParam, missingParam, notFound } from "../../http/errors";
 import { readJsonObject } from "../../http/request-body";
@@ -50,6 +53,34 @@ function checkFieldValue(key: string, value: unknown): void {
   if (key === "m.tz" && typeof value !== "string") throw badJson("m.tz must be a string");
 }
 
+/**
+ * A new display name or avatar goes into the user's member event of every room they are in, as the
+ * spec's profile section describes. A room that refuses (e.g. power levels) keeps the old one.
+ */
+async function propagateToRooms(c: Context<AppEnv>, userId: string, profile: JsonObject): Promise<void> {
+  const rooms = await c
+    .get("database")
+    .db.select({ roomId: roomMemberships.roomId })
+    .from(roomMemberships)
+    .where(and(eq(roomMemberships.userId, userId), eq(roomMemberships.membership, "join")));
+  const memberProfile = memberProfileOf(profile);
+  const requester = roomRequester(c);
+  await Promise.all(
+    rooms.map(async ({ roomId }) => {
+      const result = await roomStub(c, roomId).changeMembership({
+        roomId,
+        requester,
+        action: "join",
+        target: userId,
+        profile: memberProfile,
+      });
+      if (!result.ok) console.warn(`profile change not applied in ${roomId}: ${result.failure.error}`);
+    }),
+  );
+}
+
+const MEMBER_EVENT_FIELDS = new Set(["displayname", "avatar_url"]);
+
 function checkProfileSize(profile: JsonObject): void {
   if (encoder.encode(encodeCanonicalJson(profile, { strict: false })).length > MAX_PROFILE_BYTES) {
     throw new MatrixError(400, "M_PROFILE_TOO_LARGE", "The profile would exceed 64 KiB");
@@ -73,14 +104,16 @@ export function registerProfileRoutes(client: Hono<AppEnv>): void {
     if (!(key in body)) throw missingParam(`Missing parameter: ${key}`);
     const value = body[key] as JsonObject[string];
     checkFieldValue(key, value);
-    await updateProfileField(c.get("database").db, userId, key, value, checkProfileSize);
+    const profile = await updateProfileField(c.get("database").db, userId, key, value, checkProfileSize);
+    if (MEMBER_EVENT_FIELDS.has(key)) await propagateToRooms(c, userId, profile);
     return c.json({});
   });
 
   client.delete("/profile/:userId/:keyName", requireAuth, async (c) => {
     const userId = ownProfile(c);
     const key = profileKey(c);
-    await updateProfileField(c.get("database").db, userId, key, undefined, checkProfileSize);
+    const profile = await updateProfileField(c.get("database").db, userId, key, undefined, checkProfileSize);
+    if (MEMBER_EVENT_FIELDS.has(key)) await propagateToRooms(c, userId, profile);
     return c.json({});
   });
 }

@@ -7,6 +7,7 @@
  */
 import type { Hono } from "hono";
 import { readAllAccountData } from "../../accounts/account-data";
+import { pushRulesAccountData, readPushRuleChanges } from "../../accounts/push-rules";
 import type { JsonObject } from "../../core/events/pdu";
 import { requireAuth } from "../../http/authentication";
 import type { AppEnv } from "../../http/context";
@@ -105,8 +106,15 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
           typing: true,
           fullState: true,
         }));
-      const allAccountData = await readAllAccountData(c.get("database").db, requester.userId);
-      globalAccountData = allAccountData.filter((entry) => entry.roomId === "");
+      const db = c.get("database").db;
+      const [allAccountData, pushRuleChanges] = await Promise.all([
+        readAllAccountData(db, requester.userId),
+        readPushRuleChanges(db, requester.userId),
+      ]);
+      globalAccountData = [
+        { type: "m.push_rules", content: pushRulesAccountData(requester.userId, pushRuleChanges) },
+        ...allAccountData.filter((entry) => entry.roomId === ""),
+      ];
       for (const entry of allAccountData) if (entry.roomId !== "") addRoomAccountData(entry.roomId, entry);
     } else {
       const changes = await stream.changesSince(decodeSyncToken(since), timeoutMs, requester.deviceId);
