@@ -53,6 +53,7 @@ export async function loadVisibleSignatures(db: Database, targetUserIds: string[
 
 /** A key object with the uploaded signatures of it added to the ones it was uploaded with. */
 export function withSignatures(key: JsonObject, signatures: readonly StoredSignature[]): JsonObject {
+  if (signatures.length === 0) return key;
   const merged: Record<string, Record<string, string>> = {};
   const own = key["signatures"];
   if (typeof own === "object" && own !== null && !Array.isArray(own)) {

@@ -20,7 +20,7 @@ import { invalidParam } from "../http/errors";
 import { userSyncStub } from "../sync/user-sync-stub";
 
 /** A transaction, or the database outside one. */
-type Queryable = Pick<Database, "select" | "insert" | "update" | "delete" | "execute">;
+type Queryable = Pick<Database, "select" | "insert" | "update" | "delete" | "$with" | "with">;
 
 /** Key counts as of one change of a device's keys, ordered by `version`. */
 export interface VersionedKeyCounts {
@@ -162,16 +162,21 @@ export async function claimKey(db: Queryable, owner: DeviceOwner, algorithm: str
     eq(e2eOneTimeKeys.deviceId, owner.deviceId),
     eq(e2eOneTimeKeys.algorithm, algorithm),
   );
-  const oldest = db
-    .select({ keyId: e2eOneTimeKeys.keyId })
-    .from(e2eOneTimeKeys)
-    .where(ofDevice)
-    .orderBy(asc(e2eOneTimeKeys.uploadedTs), asc(e2eOneTimeKeys.keyId))
-    .limit(1)
-    .for("update", { skipLocked: true });
+  // A CTE, not `key_id IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)`: Postgres may re-run such a
+  // subquery for every row it compares, deleting more than one key.
+  const oldest = db.$with("oldest").as(
+    db
+      .select({ keyId: e2eOneTimeKeys.keyId })
+      .from(e2eOneTimeKeys)
+      .where(ofDevice)
+      .orderBy(asc(e2eOneTimeKeys.uploadedTs), asc(e2eOneTimeKeys.keyId))
+      .limit(1)
+      .for("update", { skipLocked: true }),
+  );
   const [oneTimeKey] = await db
+    .with(oldest)
     .delete(e2eOneTimeKeys)
-    .where(and(ofDevice, inArray(e2eOneTimeKeys.keyId, oldest)))
+    .where(and(ofDevice, inArray(e2eOneTimeKeys.keyId, db.select({ keyId: oldest.keyId }).from(oldest))))
     .returning({ keyId: e2eOneTimeKeys.keyId, keyJson: e2eOneTimeKeys.keyJson });
   if (oneTimeKey !== undefined) return { keyName: `${algorithm}:${oneTimeKey.keyId}`, key: oneTimeKey.keyJson as string | JsonObject };
   const [fallbackKey] = await db
