@@ -221,6 +221,11 @@ describe("device lists", () => {
     const bobAfterLogout = await sync(bob, bobAfterKeys.next_batch);
     assert.deepEqual(bobAfterLogout.device_lists?.changed, [alice.userId]);
     assert.deepEqual(Object.keys((await query(bob, { [alice.userId]: [] })).device_keys[alice.userId]!), [alice.deviceId]);
+    // Display names show in /keys/query, so renaming a device is a change as well.
+    assert.equal((await api.put(`${V3}/devices/${alice.deviceId}`, { display_name: "Phone" }, { token: alice.token })).status, 200);
+    assert.deepEqual((await sync(bob, bobAfterLogout.next_batch)).device_lists?.changed, [alice.userId]);
+    const renamed = (await query(bob, { [alice.userId]: [] })).device_keys[alice.userId]?.[alice.deviceId];
+    assert.equal(renamed?.unsigned?.device_display_name, "Phone");
 
     // Carol joins: she and the members now share a room, so each side sees the other as changed.
     const aliceBefore = await sync(alice);

@@ -8,6 +8,7 @@ import { requireAuth } from "../../http/authentication";
 import type { AppEnv } from "../../http/context";
 import { notFound } from "../../http/errors";
 import { parseWithSchema, readJsonBody, readJsonObject } from "../../http/request-body";
+import { announceDeviceListChange } from "../../keys/device-lists";
 import { requireUserInteractiveAuth } from "./user-interactive-auth";
 
 type DeviceRow = typeof devices.$inferSelect;
@@ -55,6 +56,10 @@ export function registerDeviceRoutes(client: Hono<AppEnv>): void {
         ? await db.select({ deviceId: devices.deviceId }).from(devices).where(where)
         : await db.update(devices).set({ displayName: body.display_name }).where(where).returning();
     if (updated.length === 0) throw notFound("Unknown device");
+    // Other users see display names in /keys/query, so a rename is a device list change (as in Synapse).
+    if (body.display_name !== undefined) {
+      await announceDeviceListChange(c.env, db, c.get("config").serverName, c.get("requester").userId);
+    }
     return c.json({});
   });
 
