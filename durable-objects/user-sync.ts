@@ -10,7 +10,9 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../src/core/events/pdu";
+import { loadConfig } from "../src/config";
 import type { Env } from "../src/env";
+import { publishPresence } from "../src/sync/presence";
 import type { UserSyncApi } from "../src/sync/user-sync-stub";
 
 /** A room's news for one user, as the room reports it. */
@@ -48,11 +50,25 @@ export interface AccountDataChange {
   content: JsonObject;
 }
 
+/** m.presence content as stored: `last_active_ts` becomes `last_active_ago` when served. */
+export interface PresenceState {
+  presence: "online" | "offline" | "unavailable";
+  status_msg?: string;
+  last_active_ts: number;
+  currently_active: boolean;
+}
+
+export interface PresenceUpdate {
+  userId: string;
+  state: PresenceState;
+}
+
 export interface StreamChanges {
   /** The position the next incremental sync starts from. */
   position: number;
   rooms: RoomChange[];
   accountData: AccountDataChange[];
+  presence: PresenceUpdate[];
 }
 
 export interface RoomSnapshot {
@@ -65,12 +81,17 @@ export interface RoomSnapshot {
 export interface StreamSnapshot {
   position: number;
   rooms: RoomSnapshot[];
+  /** The last known presence of this user and of the users they share rooms with. */
+  presence: PresenceUpdate[];
 }
 
 interface Waiter {
   since: number;
   resolve: () => void;
 }
+
+/** A user who has not synced for this long is no longer online (as Synapse's SYNC_ONLINE_TIMEOUT). */
+const OFFLINE_AFTER_MS = 30_000;
 
 /** Long-polls never wait longer than this, whatever the client asks for. */
 const MAX_WAIT_MS = 60_000;
@@ -86,6 +107,11 @@ const SCHEMA = `
     content TEXT
   );
   CREATE INDEX IF NOT EXISTS stream_by_room ON stream (room_id, kind, position);
+  CREATE TABLE IF NOT EXISTS owner (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), user_id TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS presence (
+    user_id TEXT PRIMARY KEY,
+    content TEXT NOT NULL
+  );
   CREATE TABLE IF NOT EXISTS rooms (
     room_id TEXT PRIMARY KEY,
     membership TEXT NOT NULL,
@@ -97,6 +123,7 @@ const SCHEMA = `
 export class UserSync extends DurableObject<Env> implements UserSyncApi {
   private readonly sql: SqlStorage;
   private readonly waiters = new Set<Waiter>();
+  private lastSyncTs = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -180,7 +207,74 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         eventsPosition: row.events_position,
         receiptsPosition: row.receipts_position,
       }));
-    return { position: this.currentPosition(), rooms };
+    return { position: this.currentPosition(), rooms, presence: this.knownPresence() };
+  }
+
+  private knownPresence(): PresenceUpdate[] {
+    return this.sql
+      .exec<{ user_id: string; content: string }>("SELECT user_id, content FROM presence")
+      .toArray()
+      .map((row) => ({ userId: row.user_id, state: JSON.parse(row.content) as PresenceState }));
+  }
+
+  /** The presence of `userId` as this stream last heard it (its own user's is authoritative here). */
+  async presenceOf(userId: string): Promise<PresenceState | undefined> {
+    const row = this.sql.exec<{ content: string }>("SELECT content FROM presence WHERE user_id = ?", userId).toArray()[0];
+    return row === undefined ? undefined : (JSON.parse(row.content) as PresenceState);
+  }
+
+  /**
+   * Sets this user's own presence (PUT /presence, or /sync's set_presence). Returns the new state when it
+   * changed, for the caller to hand to the users sharing rooms; records it in this user's own stream.
+   */
+  async setOwnPresence(
+    userId: string,
+    presence: PresenceState["presence"],
+    statusMsg: string | undefined,
+    fromSync: boolean,
+  ): Promise<PresenceState | undefined> {
+    const now = Date.now();
+    this.sql.exec("INSERT OR REPLACE INTO owner (singleton, user_id) VALUES (1, ?)", userId);
+    if (fromSync) {
+      this.lastSyncTs = now;
+      if (presence === "online") await this.ctx.storage.setAlarm(now + OFFLINE_AFTER_MS + 1000);
+    }
+    const current = await this.presenceOf(userId);
+    const state: PresenceState = {
+      presence,
+      last_active_ts: presence === "online" ? now : (current?.last_active_ts ?? now),
+      currently_active: presence === "online",
+      ...(statusMsg !== undefined ? { status_msg: statusMsg } : current?.status_msg !== undefined && fromSync ? { status_msg: current.status_msg } : {}),
+    };
+    if (current !== undefined && current.presence === state.presence && current.status_msg === state.status_msg) return undefined;
+    await this.presenceChanged({ userId, state });
+    return state;
+  }
+
+  /** Nobody synced for a while and nobody is waiting: the user went away. */
+  override async alarm(): Promise<void> {
+    const owner = this.sql.exec<{ user_id: string }>("SELECT user_id FROM owner").toArray()[0]?.user_id;
+    if (owner === undefined) return;
+    const now = Date.now();
+    if (this.waiters.size > 0 || now - this.lastSyncTs < OFFLINE_AFTER_MS) {
+      await this.ctx.storage.setAlarm(Math.max(now, this.lastSyncTs) + OFFLINE_AFTER_MS + 1000);
+      return;
+    }
+    if ((await this.presenceOf(owner))?.presence !== "online") return;
+    const state = await this.setOwnPresence(owner, "offline", undefined, false);
+    if (state !== undefined) await publishPresence(this.env, loadConfig(this.env), owner, state);
+  }
+
+  /** Someone's presence changed (this user's own, or a user sharing a room with them). */
+  async presenceChanged(update: PresenceUpdate): Promise<void> {
+    const content = JSON.stringify(update.state);
+    this.sql.exec(
+      "INSERT INTO presence (user_id, content) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET content = excluded.content",
+      update.userId,
+      content,
+    );
+    this.sql.exec("INSERT INTO stream (kind, data_type, content) VALUES ('presence', ?, ?)", update.userId, content);
+    this.wake();
   }
 
   /**
@@ -207,7 +301,12 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       });
       current = this.currentPosition();
     }
-    return { position: current, rooms: this.roomChanges(from, current), accountData: this.accountDataChanges(from, current) };
+    return {
+      position: current,
+      rooms: this.roomChanges(from, current),
+      accountData: this.accountDataChanges(from, current),
+      presence: this.presenceChanges(from, current),
+    };
   }
 
   private rangeOf(roomId: string, kind: string, from: number, to: number): StreamRange | undefined {
@@ -267,6 +366,19 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         typing,
       };
     });
+  }
+
+  private presenceChanges(from: number, to: number): PresenceUpdate[] {
+    return this.sql
+      .exec<{ data_type: string; content: string }>(
+        `SELECT data_type, content FROM stream WHERE position IN (
+           SELECT MAX(position) FROM stream WHERE kind = 'presence' AND position > ? AND position <= ? GROUP BY data_type)
+         ORDER BY position`,
+        from,
+        to,
+      )
+      .toArray()
+      .map((row) => ({ userId: row.data_type, state: JSON.parse(row.content) as PresenceState }));
   }
 
   private accountDataChanges(from: number, to: number): AccountDataChange[] {

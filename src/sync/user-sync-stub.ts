@@ -3,7 +3,13 @@
  * deriving the stub type from the class makes TypeScript expand the recursive JSON of account data
  * without end.
  */
-import type { RoomNotice, StreamChanges, StreamSnapshot } from "../../durable-objects/user-sync";
+import type {
+  PresenceState,
+  PresenceUpdate,
+  RoomNotice,
+  StreamChanges,
+  StreamSnapshot,
+} from "../../durable-objects/user-sync";
 import type { JsonObject } from "../core/events/pdu";
 import type { Env } from "../env";
 
@@ -12,6 +18,14 @@ export interface UserSyncApi {
   accountDataChanged(roomId: string, type: string, content: JsonObject): Promise<void>;
   snapshot(): Promise<StreamSnapshot>;
   changesSince(since: number, timeoutMs: number): Promise<StreamChanges>;
+  presenceOf(userId: string): Promise<PresenceState | undefined>;
+  presenceChanged(update: PresenceUpdate): Promise<void>;
+  setOwnPresence(
+    userId: string,
+    presence: PresenceState["presence"],
+    statusMsg: string | undefined,
+    fromSync: boolean,
+  ): Promise<PresenceState | undefined>;
 }
 
 export function userSyncStub(env: Env, userId: string): UserSyncApi {
