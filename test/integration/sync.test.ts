@@ -193,6 +193,15 @@ describe("sync", () => {
     const bobReceipts = bobsView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, unknown>>;
     assert.ok(bobReceipts[eventId]?.["m.read.private"], "bob sees his own private receipt");
 
+    const second = await send(alice, roomId, "threaded");
+    const threaded = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "main" }, { token: bob.token });
+    assert.equal(threaded.status, 200);
+    const threadView = await sync(alice, { since: stopped.next_batch });
+    const threadReceipts = threadView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, Record<string, { thread_id?: string }>>>;
+    assert.equal(threadReceipts[second]?.["m.read"]?.[bob.userId]?.thread_id, "main");
+    const badThread = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "$nonexistent" }, { token: bob.token });
+    assert.equal(badThread.status, 400);
+
     const outsider = await user("eve");
     const refused = await api.put(`${room(roomId)}/typing/${encodeURIComponent(outsider.userId)}`, { typing: true }, { token: outsider.token });
     assert.equal(refused.status, 403);
