@@ -22,6 +22,7 @@
  * (a comma-separated subset of: sequential, wakeup, concurrency, rooms), BENCH_KEEPALIVE=0 (one
  * connection per request instead of keep-alive).
  */
+import { UNTHROTTLED_VARS } from "./lib/settings";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, createWriteStream } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -65,18 +66,6 @@ function failure(text: string): void {
 // ---------------------------------------------------------------------------
 // The server under test
 // ---------------------------------------------------------------------------
-
-/** Vars our server starts with: open registration, rate limits out of the way (as test/support/homeserver.ts). */
-const SERVER_VARS: Record<string, string> = {
-  SERVER_NAME: "localhost",
-  ENABLE_REGISTRATION: "true",
-  RC_LOGIN_ADDRESS_PER_SECOND: "1000",
-  RC_LOGIN_ADDRESS_BURST: "1000",
-  RC_LOGIN_FAILED_ATTEMPTS_PER_SECOND: "1000",
-  RC_LOGIN_FAILED_ATTEMPTS_BURST: "1000",
-  RC_REGISTRATION_PER_SECOND: "1000",
-  RC_REGISTRATION_BURST: "1000",
-};
 
 interface Target {
   url: string;
@@ -136,7 +125,7 @@ async function startOurServer(): Promise<Target> {
         BENCH_SERVER_PORT: String(port),
         BENCH_SERVER_DATA_DIR: join(workDir, "data"),
         BENCH_SERVER_DATABASE_URL: postgres.url,
-        BENCH_SERVER_VARS: JSON.stringify(SERVER_VARS),
+        BENCH_SERVER_VARS: JSON.stringify(UNTHROTTLED_VARS),
       },
     });
     child = spawned;
