@@ -152,7 +152,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
   private joinedLocal: Set<string> | undefined;
   /** News for local users not yet handed to their UserSync streams, merged per user. */
   private readonly pendingNotices = new Map<string, RoomNotice>();
-  private noticeFlushRunning = false;
+  private noticeDeliveryScheduled = false;
   /** Who is typing, until when (ms since the epoch). */
   private readonly typingUntil = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
@@ -287,29 +287,36 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   /**
+   * Schedules the delivery of queued news. It runs from the alarm, outside any request: calls to other
+   * Durable Objects started from a request's own context kept that request's connection from serving
+   * its next request (seen as 5 s stalls of keep-alive clients under load).
+   */
+  private flushNotices(): void {
+    if (this.noticeDeliveryScheduled) return;
+    this.noticeDeliveryScheduled = true;
+    void this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /**
    * Hands queued news to the users' UserSync objects, one call per user per round. While a round is in
    * flight new news accumulates, so under load each user gets one call for many events.
    */
-  private flushNotices(): void {
-    if (this.noticeFlushRunning) return;
-    this.noticeFlushRunning = true;
-    void (async () => {
-      while (this.pendingNotices.size > 0) {
-        const round = [...this.pendingNotices];
-        this.pendingNotices.clear();
-        await Promise.all(
-          round.map(async ([userId, notice]) => {
-            try {
-              await userSyncStub(this.env, userId).roomsUpdated([notice]);
-            } catch (error) {
-              console.warn(`room ${notice.roomId}: telling ${userId} failed, retrying:`, error instanceof Error ? error.message : error);
-              setTimeout(() => this.queueNotice(userId, notice), NOTICE_RETRY_DELAY_MS);
-            }
-          }),
-        );
-      }
-      this.noticeFlushRunning = false;
-    })();
+  private async deliverNotices(): Promise<void> {
+    this.noticeDeliveryScheduled = false;
+    while (this.pendingNotices.size > 0) {
+      const round = [...this.pendingNotices];
+      this.pendingNotices.clear();
+      await Promise.all(
+        round.map(async ([userId, notice]) => {
+          try {
+            await userSyncStub(this.env, userId).roomsUpdated([notice]);
+          } catch (error) {
+            console.warn(`room ${notice.roomId}: telling ${userId} failed, retrying:`, error instanceof Error ? error.message : error);
+            setTimeout(() => this.queueNotice(userId, notice), NOTICE_RETRY_DELAY_MS);
+          }
+        }),
+      );
+    }
   }
 
   /** Creates the room from its signed create event and the rest of its initial events, all or nothing. */
@@ -536,8 +543,9 @@ export class Room extends DurableObject<Env> implements RoomApi {
     }
   }
 
+  /** One alarm serves both queues: members' sync news, and membership index writes (and their retries). */
   override async alarm(): Promise<void> {
-    await this.flushMembershipIndex();
+    await Promise.all([this.deliverNotices(), this.flushMembershipIndex()]);
   }
 
   // ---------------------------------------------------------------------------

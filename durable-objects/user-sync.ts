@@ -21,6 +21,7 @@ import type { JsonObject } from "../src/core/events/pdu";
 import { withDatabase } from "../src/db/client";
 import { roomMemberships } from "../src/db/schema";
 import type { Env } from "../src/env";
+import { publishPresence } from "../src/sync/presence";
 import type { UserSyncApi } from "../src/sync/user-sync-stub";
 
 /** A room's news for one user, as the room reports it. */
@@ -97,6 +98,19 @@ export interface DeviceNews {
   keyCounts: OneTimeKeyCounts;
 }
 
+/** m.presence content as stored: `last_active_ts` becomes `last_active_ago` when served. */
+export interface PresenceState {
+  presence: "online" | "offline" | "unavailable";
+  status_msg?: string;
+  last_active_ts: number;
+  currently_active: boolean;
+}
+
+export interface PresenceUpdate {
+  userId: string;
+  state: PresenceState;
+}
+
 export interface StreamChanges {
   /** The position the next incremental sync starts from. */
   position: number;
@@ -104,6 +118,7 @@ export interface StreamChanges {
   accountData: AccountDataChange[];
   deviceLists: DeviceLists;
   device: DeviceNews;
+  presence: PresenceUpdate[];
 }
 
 export interface RoomSnapshot {
@@ -117,12 +132,17 @@ export interface StreamSnapshot {
   position: number;
   rooms: RoomSnapshot[];
   device: DeviceNews;
+  /** The last known presence of this user and of the users they share rooms with. */
+  presence: PresenceUpdate[];
 }
 
 interface Waiter {
   since: number;
   resolve: () => void;
 }
+
+/** A user who has not synced for this long is no longer online (as Synapse's SYNC_ONLINE_TIMEOUT). */
+const OFFLINE_AFTER_MS = 30_000;
 
 /** Long-polls never wait longer than this, whatever the client asks for. */
 const MAX_WAIT_MS = 60_000;
@@ -143,6 +163,11 @@ const SCHEMA = `
     content TEXT
   );
   CREATE INDEX IF NOT EXISTS stream_by_room ON stream (room_id, kind, position);
+  CREATE TABLE IF NOT EXISTS owner (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), user_id TEXT NOT NULL);
+  CREATE TABLE IF NOT EXISTS presence (
+    user_id TEXT PRIMARY KEY,
+    content TEXT NOT NULL
+  );
   CREATE TABLE IF NOT EXISTS rooms (
     room_id TEXT PRIMARY KEY,
     membership TEXT NOT NULL,
@@ -187,6 +212,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
   private readonly sql: SqlStorage;
   private readonly waiters = new Set<Waiter>();
   private leftChecksRunning = false;
+  private lastSyncTs = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -267,7 +293,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     this.wake();
     if (leftCandidates) {
       // The alarm is the safety net should this object be evicted before the check finishes.
-      await this.ctx.storage.setAlarm(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
+      await this.alarmBy(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
       void this.runLeftChecks();
     }
   }
@@ -342,14 +368,16 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       }
     } catch (error) {
       console.warn("device list left check failed, retrying:", error instanceof Error ? error.message : error);
-      await this.ctx.storage.setAlarm(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
+      await this.alarmBy(Date.now() + LEFT_CHECK_RETRY_DELAY_MS);
     } finally {
       this.leftChecksRunning = false;
     }
   }
 
-  override async alarm(): Promise<void> {
-    await this.runLeftChecks();
+  /** Sets the alarm for `at` unless it is due earlier already (it also serves presence). */
+  private async alarmBy(at: number): Promise<void> {
+    const scheduled = await this.ctx.storage.getAlarm();
+    if (scheduled === null || scheduled > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** The rooms this user and each of `userIds` are both joined to, per the Postgres membership index. */
@@ -472,7 +500,79 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         eventsPosition: row.events_position,
         receiptsPosition: row.receipts_position,
       }));
-    return { position, rooms, device: this.deviceNews(deviceId, 0, position) };
+    return { position, rooms, presence: this.knownPresence(), device: this.deviceNews(deviceId, 0, position) };
+  }
+
+  private knownPresence(): PresenceUpdate[] {
+    return this.sql
+      .exec<{ user_id: string; content: string }>("SELECT user_id, content FROM presence")
+      .toArray()
+      .map((row) => ({ userId: row.user_id, state: JSON.parse(row.content) as PresenceState }));
+  }
+
+  /** The presence of `userId` as this stream last heard it (its own user's is authoritative here). */
+  async presenceOf(userId: string): Promise<PresenceState | undefined> {
+    const row = this.sql.exec<{ content: string }>("SELECT content FROM presence WHERE user_id = ?", userId).toArray()[0];
+    return row === undefined ? undefined : (JSON.parse(row.content) as PresenceState);
+  }
+
+  /**
+   * Sets this user's own presence (PUT /presence, or /sync's set_presence). Returns the new state when it
+   * changed, for the caller to hand to the users sharing rooms; records it in this user's own stream.
+   */
+  async setOwnPresence(
+    userId: string,
+    presence: PresenceState["presence"],
+    statusMsg: string | undefined,
+    fromSync: boolean,
+  ): Promise<PresenceState | undefined> {
+    const now = Date.now();
+    this.sql.exec("INSERT OR REPLACE INTO owner (singleton, user_id) VALUES (1, ?)", userId);
+    if (fromSync) {
+      this.lastSyncTs = now;
+      if (presence === "online") await this.ctx.storage.setAlarm(now + OFFLINE_AFTER_MS + 1000);
+    }
+    const current = await this.presenceOf(userId);
+    const state: PresenceState = {
+      presence,
+      last_active_ts: presence === "online" ? now : (current?.last_active_ts ?? now),
+      currently_active: presence === "online",
+      ...(statusMsg !== undefined ? { status_msg: statusMsg } : current?.status_msg !== undefined && fromSync ? { status_msg: current.status_msg } : {}),
+    };
+    if (current !== undefined && current.presence === state.presence && current.status_msg === state.status_msg) return undefined;
+    await this.presenceChanged({ userId, state });
+    return state;
+  }
+
+  /**
+   * The alarm serves two purposes: device list `left` checks still pending (after a failure, or an
+   * eviction in the middle of one), and noticing that nobody synced for a while and nobody is waiting,
+   * which means the user went away.
+   */
+  override async alarm(): Promise<void> {
+    await this.runLeftChecks();
+    const owner = this.sql.exec<{ user_id: string }>("SELECT user_id FROM owner").toArray()[0]?.user_id;
+    if (owner === undefined) return;
+    const now = Date.now();
+    if (this.waiters.size > 0 || now - this.lastSyncTs < OFFLINE_AFTER_MS) {
+      await this.ctx.storage.setAlarm(Math.max(now, this.lastSyncTs) + OFFLINE_AFTER_MS + 1000);
+      return;
+    }
+    if ((await this.presenceOf(owner))?.presence !== "online") return;
+    const state = await this.setOwnPresence(owner, "offline", undefined, false);
+    if (state !== undefined) await publishPresence(this.env, loadConfig(this.env), owner, state);
+  }
+
+  /** Someone's presence changed (this user's own, or a user sharing a room with them). */
+  async presenceChanged(update: PresenceUpdate): Promise<void> {
+    const content = JSON.stringify(update.state);
+    this.sql.exec(
+      "INSERT INTO presence (user_id, content) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET content = excluded.content",
+      update.userId,
+      content,
+    );
+    this.sql.exec("INSERT INTO stream (kind, data_type, content) VALUES ('presence', ?, ?)", update.userId, content);
+    this.wake();
   }
 
   /**
@@ -505,6 +605,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       position: current,
       rooms: this.roomChanges(from, current),
       accountData: this.accountDataChanges(from, current),
+      presence: this.presenceChanges(from, current),
       deviceLists: this.deviceListChanges(from, current),
       device: this.deviceNews(deviceId, from, current),
     };
@@ -631,6 +732,19 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         typing,
       };
     });
+  }
+
+  private presenceChanges(from: number, to: number): PresenceUpdate[] {
+    return this.sql
+      .exec<{ data_type: string; content: string }>(
+        `SELECT data_type, content FROM stream WHERE position IN (
+           SELECT MAX(position) FROM stream WHERE kind = 'presence' AND position > ? AND position <= ? GROUP BY data_type)
+         ORDER BY position`,
+        from,
+        to,
+      )
+      .toArray()
+      .map((row) => ({ userId: row.data_type, state: JSON.parse(row.content) as PresenceState }));
   }
 
   private accountDataChanges(from: number, to: number): AccountDataChange[] {

@@ -31,6 +31,8 @@ export interface Config {
   /** Lifetime of refresh tokens; undefined means they never expire on their own. */
   refreshTokenLifetimeMs: number | undefined;
   maxJsonBodyBytes: number;
+  /** Presence tracking and sharing (Synapse's `presence.enabled`); a known cost, so it can be turned off. */
+  presenceEnabled: boolean;
   /** Room version of new rooms when createRoom names none. */
   defaultRoomVersion: string;
   passwordMinLength: number;
@@ -201,6 +203,7 @@ export function loadConfig(env: RawEnv): Config {
     refreshTokenLifetimeMs: refreshLifetime > 0 ? refreshLifetime : undefined,
     maxJsonBodyBytes: readNumber(env, "MAX_JSON_BODY_BYTES", 1024 * 1024),
     defaultRoomVersion: readString(env, "DEFAULT_ROOM_VERSION") ?? "11",
+    presenceEnabled: readBoolean(env, "PRESENCE_ENABLED", true),
     passwordMinLength: readNumber(env, "PASSWORD_MIN_LENGTH", 0),
     rateLimits: {
       // Defaults follow Synapse's rc_login and rc_registration.

@@ -14,6 +14,7 @@ export const WORKER_SETTING_NAMES = [
   "MAX_JSON_BODY_BYTES",
   "PASSWORD_MIN_LENGTH",
   "DEFAULT_ROOM_VERSION",
+  "PRESENCE_ENABLED",
   "RC_LOGIN_ADDRESS_PER_SECOND",
   "RC_LOGIN_ADDRESS_BURST",
   "RC_LOGIN_FAILED_ATTEMPTS_PER_SECOND",
@@ -40,3 +41,15 @@ export const WORKER_SETTING_NAMES = [
   "URL_PREVIEW_TIMEOUT_MS",
   "MAX_SPIDER_SIZE",
 ] as const;
+
+/** Settings for servers that tests and the benchmark drive: open registration, rate limits out of the way. */
+export const UNTHROTTLED_VARS: Readonly<Record<string, string>> = {
+  SERVER_NAME: "localhost",
+  ENABLE_REGISTRATION: "true",
+  RC_LOGIN_ADDRESS_PER_SECOND: "1000",
+  RC_LOGIN_ADDRESS_BURST: "1000",
+  RC_LOGIN_FAILED_ATTEMPTS_PER_SECOND: "1000",
+  RC_LOGIN_FAILED_ATTEMPTS_BURST: "1000",
+  RC_REGISTRATION_PER_SECOND: "1000",
+  RC_REGISTRATION_BURST: "1000",
+};

@@ -6,6 +6,8 @@
 import type {
   DeviceLists,
   OneTimeKeyCounts,
+  PresenceState,
+  PresenceUpdate,
   RoomNotice,
   StreamChanges,
   StreamSnapshot,
@@ -26,6 +28,14 @@ export interface UserSyncApi {
   snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot>;
   changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges>;
   deviceListsBetween(from: number, to: number): Promise<DeviceLists>;
+  presenceOf(userId: string): Promise<PresenceState | undefined>;
+  presenceChanged(update: PresenceUpdate): Promise<void>;
+  setOwnPresence(
+    userId: string,
+    presence: PresenceState["presence"],
+    statusMsg: string | undefined,
+    fromSync: boolean,
+  ): Promise<PresenceState | undefined>;
 }
 
 export function userSyncStub(env: Env, userId: string): UserSyncApi {

@@ -130,9 +130,31 @@ test("matrix-js-sdk: register, log in, whoami, devices, refresh, log out, restar
     return true;
   });
 
-  // Data survives a restart of `npm start` on the same data directory.
+  // Data survives a restart of `npm start` on the same data directory, and so do sync tokens.
+  const keeper = await createClient({ baseUrl: baseUrl() }).loginRequest({
+    type: "m.login.password",
+    user: "alice",
+    password: "correct horse battery staple",
+  });
+  const syncAs = async (token: string, since?: string) => {
+    const response = await fetch(`${baseUrl()}/_matrix/client/v3/sync${since ? `?since=${since}` : ""}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(response.status, 200);
+    return (await response.json()) as { next_batch: string; rooms?: { join?: Record<string, unknown> } };
+  };
+  const roomResponse = await fetch(`${baseUrl()}/_matrix/client/v3/createRoom`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${keeper.access_token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Survivor" }),
+  });
+  const { room_id: roomId } = (await roomResponse.json()) as { room_id: string };
+  const beforeRestart = await syncAs(keeper.access_token);
+  assert.ok(beforeRestart.rooms?.join?.[roomId]);
   await stopServer(server!);
   server = await npmStart();
+  const afterRestart = await syncAs(keeper.access_token, beforeRestart.next_batch);
+  assert.deepEqual(afterRestart.rooms?.join ?? {}, {}, "a token from before the restart still means the same position");
   const again = await createClient({ baseUrl: baseUrl() }).loginRequest({
     type: "m.login.password",
     user: "alice",

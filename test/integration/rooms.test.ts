@@ -217,7 +217,9 @@ describe("membership, messages and power", () => {
       checkSpec: false,
     });
     assert.deepEqual(kicked.body.content, { membership: "leave", reason: "out" });
-    assert.deepEqual(kicked.body.unsigned?.prev_content, { membership: "join" });
+    // Join events carry the member's profile: a new user's display name is their localpart.
+    const carolLocalpart = carol.userId.slice(1, carol.userId.indexOf(":"));
+    assert.deepEqual(kicked.body.unsigned?.prev_content, { membership: "join", displayname: carolLocalpart });
     assertError(await rooms.membership(alice, roomId, "kick", { user_id: carol.userId }), 403, "M_FORBIDDEN");
 
     assert.equal((await rooms.membership(alice, roomId, "ban", { user_id: bob.userId })).status, 200);

@@ -193,6 +193,15 @@ describe("sync", () => {
     const bobReceipts = bobsView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, unknown>>;
     assert.ok(bobReceipts[eventId]?.["m.read.private"], "bob sees his own private receipt");
 
+    const second = await send(alice, roomId, "threaded");
+    const threaded = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "main" }, { token: bob.token });
+    assert.equal(threaded.status, 200);
+    const threadView = await sync(alice, { since: stopped.next_batch });
+    const threadReceipts = threadView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, Record<string, { thread_id?: string }>>>;
+    assert.equal(threadReceipts[second]?.["m.read"]?.[bob.userId]?.thread_id, "main");
+    const badThread = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "$nonexistent" }, { token: bob.token });
+    assert.equal(badThread.status, 400);
+
     const outsider = await user("eve");
     const refused = await api.put(`${room(roomId)}/typing/${encodeURIComponent(outsider.userId)}`, { typing: true }, { token: outsider.token });
     assert.equal(refused.status, 403);
@@ -279,6 +288,34 @@ describe("sync", () => {
     const full = await sync(alice, { filter: JSON.stringify({ room: { timeline: { limit: 1 } } }) });
     const allMembers = (full.rooms?.join?.[roomId]?.state?.events ?? []).filter((e) => e.type === "m.room.member");
     assert.equal(allMembers.length, 3);
+  });
+
+  test("presence is shared with users who share a room, through sync and GET", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const stranger = await user("eve");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    const { next_batch: since } = await sync(alice);
+
+    const status = `${V3}/presence/${encodeURIComponent(bob.userId)}/status`;
+    assert.equal((await api.put(status, { presence: "unavailable", status_msg: "lunch" }, { token: bob.token })).status, 200);
+    const seen = await sync(alice, { since, timeout: "5000" });
+    const presence = (seen as { presence?: { events: SyncEvent[] } }).presence?.events.find((e) => e.sender === bob.userId);
+    assert.equal(presence?.content.presence, "unavailable");
+    assert.equal(presence?.content.status_msg, "lunch");
+
+    const viaGet = await api.get<{ presence: string; status_msg?: string }>(status, { token: alice.token });
+    assert.equal(viaGet.body.presence, "unavailable");
+    assert.equal(viaGet.body.status_msg, "lunch");
+    assert.equal((await api.get(status, { token: stranger.token })).status, 403, "no shared room, no presence");
+    assert.equal((await api.put(status, { presence: "online" }, { token: alice.token })).status, 403);
+    assert.equal((await api.put(status, { presence: "asleep" }, { token: bob.token })).status, 400);
+    assert.equal((await api.get(`${V3}/presence/${encodeURIComponent("@nobody:localhost")}/status`, { token: alice.token })).status, 404);
+
+    const initial = await sync(alice);
+    const known = (initial as { presence?: { events: SyncEvent[] } }).presence?.events.find((e) => e.sender === bob.userId);
+    assert.equal(known?.content.presence, "unavailable", "an initial sync shows the last known presence");
   });
 
   test("bad sync parameters get the spec's errors", async () => {

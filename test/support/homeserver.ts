@@ -10,18 +10,10 @@ import { LogLevel } from "miniflare";
 import pg from "pg";
 import { startHomeserver, type RunningHomeserver } from "../../scripts/lib/homeserver";
 import { freePort } from "../../scripts/lib/postgres";
+import { UNTHROTTLED_VARS } from "../../scripts/lib/settings";
 
 /** Settings tests start from: open registration and rate limits far out of the way. */
-export const TEST_VARS: Record<string, string> = {
-  SERVER_NAME: "localhost",
-  ENABLE_REGISTRATION: "true",
-  RC_LOGIN_ADDRESS_PER_SECOND: "1000",
-  RC_LOGIN_ADDRESS_BURST: "1000",
-  RC_LOGIN_FAILED_ATTEMPTS_PER_SECOND: "1000",
-  RC_LOGIN_FAILED_ATTEMPTS_BURST: "1000",
-  RC_REGISTRATION_PER_SECOND: "1000",
-  RC_REGISTRATION_BURST: "1000",
-};
+export const TEST_VARS: Readonly<Record<string, string>> = UNTHROTTLED_VARS;
 
 async function createFreshDatabase(adminUrl: string): Promise<string> {
   const name = `hs_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;

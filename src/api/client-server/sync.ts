@@ -16,7 +16,9 @@ import type { ClientEvent } from "../../rooms/client-event";
 import { filterAllowsRoom, type RoomEventFilter } from "../../rooms/event-filter";
 import { unwrapRoomResult } from "../../rooms/room-rpc";
 import { roomStub } from "../../rooms/room-stub";
+import { PRESENCE_STATES, presenceContent, publishPresence } from "../../sync/presence";
 import { userSyncStub } from "../../sync/user-sync-stub";
+import type { PresenceState, PresenceUpdate } from "../../../durable-objects/user-sync";
 import { inlineFilterFromParam, type Filter } from "../../sync/filters";
 import type { RoomSyncRequest, RoomSyncResult } from "../../sync/room-sync";
 import type { DeviceLists, DeviceNews, StreamRange } from "../../../durable-objects/user-sync";
@@ -82,6 +84,15 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       filterAllowsRoom({ rooms: roomFilter.rooms, not_rooms: roomFilter.not_rooms }, roomId);
 
     const stream = userSyncStub(c.env, requester.userId);
+    const config = c.get("config");
+    const setPresence = c.req.query("set_presence") ?? "online";
+    if (!(PRESENCE_STATES as readonly string[]).includes(setPresence)) throw invalidParam("Invalid set_presence");
+    if (config.presenceEnabled) {
+      // Syncing is what keeps a user online; only a change is handed on (off the response's path).
+      const changed = await stream.setOwnPresence(requester.userId, setPresence as PresenceState["presence"], undefined, true);
+      if (changed !== undefined) c.executionCtx.waitUntil(publishPresence(c.env, config, requester.userId, changed));
+    }
+    let presenceUpdates: PresenceUpdate[] = [];
     let position: number;
     let queries: RoomQuery[];
     let globalAccountData: { type: string; content: JsonObject }[];
@@ -96,6 +107,7 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       const snapshot = await stream.snapshot(requester.deviceId, since === undefined ? undefined : decodeSyncToken(since));
       position = snapshot.position;
       deviceNews = snapshot.device;
+      presenceUpdates = snapshot.presence;
       queries = snapshot.rooms
         .filter((room) => includeLeave || (room.membership !== "leave" && room.membership !== "ban"))
         .map((room) => ({
@@ -121,6 +133,7 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       position = changes.position;
       deviceNews = changes.device;
       deviceLists = changes.deviceLists;
+      presenceUpdates = changes.presence;
       queries = changes.rooms.map((room) => ({
         roomId: room.roomId,
         membership: room.membership,
@@ -193,6 +206,17 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
       next_batch: encodeSyncToken(position),
       rooms: { join, invite, leave, knock },
       account_data: accountDataEvents(globalAccountData),
+      ...(config.presenceEnabled
+        ? {
+            presence: {
+              events: presenceUpdates.map((update) => ({
+                type: "m.presence",
+                sender: update.userId,
+                content: presenceContent(update.state, Date.now()),
+              })),
+            },
+          }
+        : {}),
       to_device: { events: deviceNews.toDevice },
       device_lists: deviceLists,
       device_one_time_keys_count: oneTimeKeyCountsForClients(deviceNews.keyCounts.counts),

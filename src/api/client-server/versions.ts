@@ -3,10 +3,26 @@ import type { Hono } from "hono";
 import type { AppEnv } from "../../http/context";
 
 /**
- * Spec versions whose client-server APIs this server implements in the parts clients depend on.
- * Grows as the issues land; see README.md "What is supported".
+ * Spec versions whose client-server APIs this server implements in the parts clients depend on (see
+ * README.md "What is supported" for what is still missing). Clients switch features on by these: v1.11
+ * must be listed for them to use authenticated media, the only media API this server serves new media on.
  */
-export const SUPPORTED_SPEC_VERSIONS = ["r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3"] as const;
+export const SUPPORTED_SPEC_VERSIONS = [
+  "r0.5.0",
+  "r0.6.0",
+  "r0.6.1",
+  "v1.1",
+  "v1.2",
+  "v1.3",
+  "v1.4",
+  "v1.5",
+  "v1.6",
+  "v1.7",
+  "v1.8",
+  "v1.9",
+  "v1.10",
+  "v1.11",
+] as const;
 
 export function registerVersionsRoutes(app: Hono<AppEnv>): void {
   app.get("/_matrix/client/versions", (c) =>
