@@ -140,6 +140,8 @@ export class UserSessions extends DurableObject<Env> {
         return this.issueTokens(tx as unknown as Database, request.userId, request.deviceId, request.withRefreshToken);
       });
       tokens.set(issued.accessHash, { deviceId: request.deviceId, expiresTs: issued.expiresTs });
+      // The user's sync object keeps their device list for to-device messages.
+      await userSyncStub(this.env, request.userId).deviceAdded(request.deviceId);
       return issued.session;
     });
   }

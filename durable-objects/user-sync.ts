@@ -8,9 +8,9 @@
  * object's SQLite, never a Postgres query. A waiting long-poll /sync is an in-memory promise here,
  * resolved by the very append that concerns it.
  *
- * For end-to-end encryption it also holds, per device of the user, the pending to-device messages
- * (each at its own stream position, deleted once a sync with a later `since` acknowledges it) and the
- * one-time key counts; and the stream records whose device lists changed. Who shares a room with whom
+ * For end-to-end encryption it also holds the user's device IDs and, per device, the pending to-device
+ * messages (each at its own stream position, deleted once a sync with a later `since` acknowledges it)
+ * and the one-time key counts; and the stream records whose device lists changed. Who shares a room with whom
  * is answered by the Postgres membership index, which is asked only when someone leaves a room.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -19,7 +19,7 @@ import { alias } from "drizzle-orm/pg-core";
 import { loadConfig } from "../src/config";
 import type { JsonObject } from "../src/core/events/pdu";
 import { withDatabase } from "../src/db/client";
-import { roomMemberships } from "../src/db/schema";
+import { devices, roomMemberships } from "../src/db/schema";
 import type { Env } from "../src/env";
 import { publishPresence } from "../src/sync/presence";
 import type { UserSyncApi } from "../src/sync/user-sync-stub";
@@ -63,10 +63,11 @@ export interface AccountDataChange {
   content: JsonObject;
 }
 
-/** A to-device message for one device of this user. */
+/** A to-device message for this user, as sent. */
 export interface ToDeviceDelivery {
-  /** Unique per sending request and recipient device, so a retried request delivers nothing twice. */
+  /** Unique per sending request and addressee, so a retried request delivers nothing twice. */
   messageId: string;
+  /** A device of this user, or `*` for all of them. */
   deviceId: string;
   sender: string;
   type: string;
@@ -146,6 +147,8 @@ const OFFLINE_AFTER_MS = 30_000;
 
 /** Long-polls never wait longer than this, whatever the client asks for. */
 const MAX_WAIT_MS = 60_000;
+/** The device ID that addresses every device of the user. */
+const ALL_DEVICES = "*";
 /** To-device messages per sync response, at most (as Synapse); the rest wait for the next sync. */
 const MAX_TO_DEVICE_PER_SYNC = 100;
 /** How long a to-device transaction ID is remembered: far longer than any client retries a request. */
@@ -201,6 +204,8 @@ const SCHEMA = `
     counts TEXT NOT NULL,
     unused_fallback_types TEXT NOT NULL
   );
+  CREATE TABLE IF NOT EXISTS known_devices (device_id TEXT PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS known_devices_loaded (singleton INTEGER PRIMARY KEY CHECK (singleton = 1));
   CREATE TABLE IF NOT EXISTS pending_left_checks (
     room_id TEXT NOT NULL,
     user_id TEXT NOT NULL,
@@ -213,6 +218,9 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
   private readonly waiters = new Set<Waiter>();
   private leftChecksRunning = false;
   private lastSyncTs = 0;
+  private devicesLoading: Promise<void> | undefined;
+  /** Devices deleted while the device list was being loaded, which the load must not bring back. */
+  private readonly removedWhileLoading = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -414,24 +422,67 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     this.wake();
   }
 
-  /** Queues to-device messages for devices of this user; messages already queued (a retry) are skipped. */
+  /**
+   * Queues to-device messages for devices of this user; messages already queued (a retry) are skipped.
+   * Messages for devices that do not exist are dropped, as Synapse does: nobody would ever collect them.
+   */
   async deliverToDevice(messages: ToDeviceDelivery[]): Promise<void> {
+    const devices = await this.knownDevices();
     this.ctx.storage.transactionSync(() => {
       for (const message of messages) {
-        const queued = this.sql.exec("SELECT 1 FROM to_device WHERE message_id = ?", message.messageId).toArray().length > 0;
-        if (queued) continue;
-        this.sql.exec(
-          "INSERT INTO to_device (position, device_id, message_id, sender, type, content) VALUES (?, ?, ?, ?, ?, ?)",
-          this.appendEntry("to_device"),
-          message.deviceId,
-          message.messageId,
-          message.sender,
-          message.type,
-          JSON.stringify(message.content),
-        );
+        const targets = message.deviceId === ALL_DEVICES ? devices : devices.filter((deviceId) => deviceId === message.deviceId);
+        for (const deviceId of targets) {
+          const messageId = `${message.messageId} ${deviceId}`;
+          const queued = this.sql.exec("SELECT 1 FROM to_device WHERE message_id = ?", messageId).toArray().length > 0;
+          if (queued) continue;
+          this.sql.exec(
+            "INSERT INTO to_device (position, device_id, message_id, sender, type, content) VALUES (?, ?, ?, ?, ?, ?)",
+            this.appendEntry("to_device"),
+            deviceId,
+            messageId,
+            message.sender,
+            message.type,
+            JSON.stringify(message.content),
+          );
+        }
       }
     });
     this.wake();
+  }
+
+  /**
+   * This user's devices: read from Postgres once, then kept up to date by UserSessions, through which
+   * every device is created (deviceAdded) and deleted (devicesRemoved). Sending to-device messages thus
+   * needs no Postgres query.
+   */
+  private async knownDevices(): Promise<string[]> {
+    if (this.sql.exec("SELECT 1 FROM known_devices_loaded").toArray().length === 0) {
+      this.devicesLoading ??= this.loadDevices().finally(() => {
+        this.devicesLoading = undefined;
+      });
+      await this.devicesLoading;
+    }
+    return this.sql.exec<{ device_id: string }>("SELECT device_id FROM known_devices").toArray().map((row) => row.device_id);
+  }
+
+  private async loadDevices(): Promise<void> {
+    this.removedWhileLoading.clear();
+    const rows = await withDatabase(loadConfig(this.env), (db) =>
+      db.select({ deviceId: devices.deviceId }).from(devices).where(eq(devices.userId, this.userId)),
+    );
+    this.ctx.storage.transactionSync(() => {
+      for (const { deviceId } of rows) {
+        if (!this.removedWhileLoading.has(deviceId)) this.sql.exec("INSERT OR IGNORE INTO known_devices (device_id) VALUES (?)", deviceId);
+      }
+      this.sql.exec("INSERT OR IGNORE INTO known_devices_loaded (singleton) VALUES (1)");
+    });
+    this.removedWhileLoading.clear();
+  }
+
+  /** A device of this user was created (a login), once it is in Postgres. */
+  async deviceAdded(deviceId: string): Promise<void> {
+    this.removedWhileLoading.delete(deviceId);
+    this.sql.exec("INSERT OR IGNORE INTO known_devices (device_id) VALUES (?)", deviceId);
   }
 
   /** Whether this user's device already sent to-device messages with this transaction ID. */
@@ -470,10 +521,12 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     );
   }
 
-  /** Devices of this user were deleted: their key counts and undelivered messages go. */
+  /** Devices of this user were deleted (and are gone from Postgres): their key counts and undelivered messages go. */
   async devicesRemoved(deviceIds: string[]): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       for (const deviceId of deviceIds) {
+        if (this.devicesLoading !== undefined) this.removedWhileLoading.add(deviceId);
+        this.sql.exec("DELETE FROM known_devices WHERE device_id = ?", deviceId);
         this.sql.exec("DELETE FROM one_time_key_counts WHERE device_id = ?", deviceId);
         this.sql.exec("DELETE FROM to_device WHERE device_id = ?", deviceId);
         this.sql.exec("DELETE FROM to_device_transactions WHERE device_id = ?", deviceId);

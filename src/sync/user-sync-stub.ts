@@ -24,6 +24,7 @@ export interface UserSyncApi {
   hasToDeviceTransaction(deviceId: string, txnId: string): Promise<boolean>;
   recordToDeviceTransaction(deviceId: string, txnId: string): Promise<void>;
   setOneTimeKeyCounts(deviceId: string, version: number, counts: OneTimeKeyCounts): Promise<void>;
+  deviceAdded(deviceId: string): Promise<void>;
   devicesRemoved(deviceIds: string[]): Promise<void>;
   snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot>;
   changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges>;

@@ -299,6 +299,16 @@ describe("to-device messages", () => {
     assert.ok(Date.now() - sentAt < 5_000, "the long-poll returned when the message arrived");
     assert.deepEqual(woken.to_device?.events.map((event) => event.content), [{ hello: "all" }]);
     assert.deepEqual((await sync(bob, start.next_batch)).to_device?.events.map((event) => event.content), [{ hello: "all" }]);
+    // A device logged in later is among "all devices" too.
+    const laterLogin = await api.post<{ access_token: string; device_id: string }>(`${V3}/login`, {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: bob.userId },
+      password: "password",
+    });
+    const bobTablet: User = { userId: bob.userId, token: laterLogin.body.access_token, deviceId: laterLogin.body.device_id };
+    const tabletStart = await sync(bobTablet);
+    assert.equal((await send(alice, uniqueName("txn"), { [bob.userId]: { "*": { hello: "again" } } })).status, 200);
+    assert.deepEqual((await sync(bobTablet, tabletStart.next_batch)).to_device?.events.map((event) => event.content), [{ hello: "again" }]);
     // Unknown devices and other servers' users get nothing, and the request still succeeds.
     assert.equal((await send(alice, uniqueName("txn"), { [bob.userId]: { NOSUCHDEVICE: {} }, "@x:remote.example": { D: {} } })).status, 200);
   });
