@@ -187,6 +187,18 @@ describe("keys", () => {
   });
 });
 
+/** Syncs until `device_lists.left` is not empty: leaving is checked against the membership index after the leave. */
+async function nextLeft(who: User, since: string): Promise<{ left: string[]; since: string }> {
+  let token = since;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const next = await sync(who, token, 1000);
+    token = next.next_batch;
+    const left = next.device_lists?.left ?? [];
+    if (left.length > 0) return { left, since: token };
+  }
+  return { left: [], since: token };
+}
+
 describe("device lists", () => {
   test("key changes reach users sharing a room; leaving shows in left; deleted devices lose their keys", async () => {
     const { user: alice } = await userWithKeys("alice");
@@ -235,22 +247,22 @@ describe("device lists", () => {
     const aliceSeesCarol = await sync(alice, aliceBefore.next_batch);
     assert.deepEqual(aliceSeesCarol.device_lists?.changed, [carol.userId]);
 
-    // Bob also shares a second room with alice: leaving the first one is not `left`; leaving both is.
+    // Bob also shares a second room with alice: leaving the first one is `left` for carol (and carol for
+    // bob), not for alice; leaving both is.
     const second = await rooms.createRoom(alice, { preset: "public_chat" });
     await rooms.join(bob, second);
-    const aliceMark = await sync(alice);
+    const [aliceMark, bobMark, carolMark] = await Promise.all([sync(alice), sync(bob), sync(carol)]);
     await rooms.membership(bob, roomId, "leave");
+    assert.deepEqual((await nextLeft(carol, carolMark.next_batch)).left, [bob.userId]);
+    const bobLeftCarol = await nextLeft(bob, bobMark.next_batch);
+    assert.deepEqual(bobLeftCarol.left, [carol.userId]);
     const stillShared = await sync(alice, aliceMark.next_batch);
     assert.deepEqual(stillShared.device_lists?.left, []);
     await rooms.membership(bob, second, "leave");
-    let left: string[] = [];
-    let since = stillShared.next_batch;
-    for (let attempt = 0; attempt < 20 && left.length === 0; attempt++) {
-      const next = await sync(alice, since, 1000);
-      left = next.device_lists?.left ?? [];
-      since = next.next_batch;
-    }
-    assert.deepEqual(left, [bob.userId]);
+    const aliceLeft = await nextLeft(alice, stillShared.next_batch);
+    assert.deepEqual(aliceLeft.left, [bob.userId]);
+    assert.deepEqual((await nextLeft(bob, bobLeftCarol.since)).left, [alice.userId]);
+    const since = aliceLeft.since;
     // Bob's device keys are no longer news for alice: a key change of bob's does not reach her.
     const bobDevice = await testDevice(bob.userId, bob.deviceId);
     assert.equal((await upload(bob, { device_keys: bobDevice.deviceKeys })).status, 200);

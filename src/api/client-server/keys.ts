@@ -38,7 +38,7 @@ import { userSyncStub } from "../../sync/user-sync-stub";
 import { decodeSyncToken } from "./sync";
 
 /** What `failures` says of a server whose users' keys were asked for: it could not be reached. */
-export const FEDERATION_UNAVAILABLE: JsonObject = { status: 503, message: "Federation is not supported by this server" };
+const FEDERATION_UNAVAILABLE: JsonObject = { status: 503, message: "Federation is not supported by this server" };
 
 const uploadSchema = z.looseObject({
   device_keys: z.unknown().optional(),
