@@ -2,8 +2,8 @@
  * Checks of what a device uploads with POST /keys/upload (spec: "Device keys", "One-time and fallback
  * keys", "Key algorithms"): the shape, that device keys belong to the uploading device and are signed
  * by its own ed25519 key, and that signed one-time and fallback keys carry a valid signature of that
- * key. Malformed input is M_BAD_JSON, a signature that does not verify M_INVALID_PARAM, keys of another
- * user or device M_FORBIDDEN.
+ * key. Malformed input is M_BAD_JSON (M_MISSING_PARAM for a missing field), a signature that does not
+ * verify M_INVALID_PARAM, keys of another user or device M_FORBIDDEN.
  */
 import { z } from "zod";
 import type { JsonObject } from "../core/events/pdu";
