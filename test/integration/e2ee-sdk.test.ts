@@ -157,8 +157,10 @@ test("matrix-js-sdk with Rust crypto: encrypted messages both ways, a new device
       ? true
       : undefined,
   );
-  const aliceDevice = await alice.getCrypto()!.getDeviceVerificationStatus(aliceId, alice.getDeviceId()!);
-  assert.ok(aliceDevice?.signedByOwner, "alice's device is signed by her self-signing key");
+  // The client learns of its device's new signature from its own keys query, after the sync that follows.
+  await waitFor("alice's device to be signed by her self-signing key", async () =>
+    (await alice.getCrypto()!.getDeviceVerificationStatus(aliceId, alice.getDeviceId()!))?.signedByOwner ? true : undefined,
+  );
 
   // Replacing the cross-signing keys needs the password.
   await alice.getCrypto()!.bootstrapCrossSigning({
