@@ -11,6 +11,7 @@
  *   state at any event stays bounded.
  * - `current_state` mirrors the newest state group for constant-time lookups on the write path.
  * - `membership_index_outbox` holds membership changes not yet written to Postgres.
+ * - `notice_marks` records up to which event and receipt positions every member's sync stream was told.
  */
 import { referencedEventId } from "../src/core/auth/auth-events";
 import type { PDU, StoredEvent } from "../src/core/events/pdu";
@@ -73,6 +74,11 @@ const SCHEMA = [
     ts INTEGER NOT NULL,
     position INTEGER NOT NULL UNIQUE,
     PRIMARY KEY (user_id, receipt_type, thread_id)
+  )`,
+  `CREATE TABLE IF NOT EXISTS notice_marks (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    events_position INTEGER NOT NULL,
+    receipts_position INTEGER NOT NULL
   )`,
   `CREATE TABLE IF NOT EXISTS membership_index_outbox (
     id INTEGER PRIMARY KEY,
@@ -176,6 +182,8 @@ export class RoomStore {
     for (const statement of SCHEMA) this.sql.exec(statement);
     this.currentGroup = row.current_state_group;
     this.lastStream = this.sql.exec<{ last: number | null }>("SELECT MAX(stream_ordering) AS last FROM events").one().last ?? 0;
+    // Rooms from before the marks existed had told their members everything.
+    this.sql.exec("INSERT OR IGNORE INTO notice_marks VALUES (1, ?, ?)", this.lastStream, this.receiptPosition);
   }
 
   /** The room this object holds, or undefined if no room was created here. */
@@ -192,6 +200,7 @@ export class RoomStore {
   private initialize(roomId: string, roomVersion: RoomVersion): void {
     for (const statement of SCHEMA) this.sql.exec(statement);
     this.sql.exec("INSERT INTO room (singleton, room_id, room_version) VALUES (1, ?, ?)", roomId, roomVersion.id);
+    this.sql.exec("INSERT INTO notice_marks VALUES (1, 0, 0)");
     this.metaCache = { roomId, roomVersion };
   }
 
@@ -492,7 +501,7 @@ export class RoomStore {
   }
 
   // -------------------------------------------------------------------------
-  // Forgetting and the membership index outbox
+  // Forgetting, the membership index outbox and the sync notice marks
   // -------------------------------------------------------------------------
 
   /** Whether the user forgot the room since their current membership event. */
@@ -518,6 +527,22 @@ export class RoomStore {
         membershipEvent.stream_ordering,
       );
     });
+  }
+
+  /** Up to which event and receipt positions every member's sync stream has been told. */
+  noticeMarks(): { events: number; receipts: number } {
+    if (this.metaCache === undefined) return { events: 0, receipts: 0 };
+    return this.sql
+      .exec<{ events: number; receipts: number }>("SELECT events_position AS events, receipts_position AS receipts FROM notice_marks")
+      .one();
+  }
+
+  markNoticesDelivered(events: number, receipts: number): void {
+    this.sql.exec(
+      "UPDATE notice_marks SET events_position = MAX(events_position, ?), receipts_position = MAX(receipts_position, ?)",
+      events,
+      receipts,
+    );
   }
 
   pendingIndexUpdates(): OutboxRow[] {

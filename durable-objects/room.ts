@@ -78,6 +78,8 @@ const INDEX_RETRY_DELAY_MS = 10_000;
 const NOTICE_RETRY_DELAY_MS = 1_000;
 /** Typing notifications last at most this long without being renewed (as Synapse caps them). */
 const MAX_TYPING_MS = 120_000;
+/** How many devices' lazy-loading records a room keeps, at most (the least recently syncing go first). */
+const MAX_LAZY_MEMBER_RECORDS = 1_000;
 /** How many unread events are counted for unread_notifications, at most. */
 const MAX_COUNTED_UNREAD = 1_000;
 
@@ -138,6 +140,12 @@ class PendingBatch {
   }
 }
 
+/** A member event sent to a device, in the response that reached room position `upTo`. */
+interface SentMember {
+  eventId: string;
+  upTo: number;
+}
+
 /** How far a user may read a room: everything up to `upTo` (their leave, for users who left). */
 interface ReadAccess {
   upTo: number;
@@ -152,10 +160,18 @@ export class Room extends DurableObject<Env> implements RoomApi {
   private joinedLocal: Set<string> | undefined;
   /** News for local users not yet handed to their UserSync streams, merged per user. */
   private readonly pendingNotices = new Map<string, RoomNotice>();
-  private noticeDeliveryScheduled = false;
+  /** The delivery round that has not started yet: news queued now goes out with it. */
+  private nextNoticeRound: Promise<void> | undefined;
+  private noticeRoundTail: Promise<unknown> = Promise.resolve();
   /** Who is typing, until when (ms since the epoch). */
   private readonly typingUntil = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Per user and device, for lazy-loading members without redundancy: the member event last sent for
+   * each member, and the room position the response carrying it reached. Kept in memory only (as
+   * Synapse does): losing it only means sending members again.
+   */
+  private readonly lazyMembersSent = new Map<string, Map<string, SentMember>>();
   /** Per user: the unread counts of the events after their read receipt, as far as they were counted. */
   private readonly unreadCounts = new Map<string, UnreadCount>();
 
@@ -163,6 +179,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     super(ctx, env);
     this.config = loadConfig(env);
     this.store = new RoomStore(ctx.storage);
+    this.requeueUndeliveredNotices();
   }
 
   /**
@@ -283,40 +300,66 @@ export class Room extends DurableObject<Env> implements RoomApi {
     if (news.memberships !== undefined) pending.memberships = { ...pending.memberships, ...news.memberships };
     if (news.joinedMembers !== undefined) pending.joinedMembers = news.joinedMembers;
     this.pendingNotices.set(userId, pending);
-    this.flushNotices();
   }
 
   /**
-   * Schedules the delivery of queued news. It runs from the alarm, outside any request: calls to other
-   * Durable Objects started from a request's own context kept that request's connection from serving
-   * its next request (seen as 5 s stalls of keep-alive clients under load).
+   * News a previous life of this object committed but did not get to tell (it was evicted or crashed
+   * in between): the notice marks say where telling stopped, so it is queued again from there. Telling
+   * a stream again what it already knows is harmless: it asks the room for ranges, not for events.
    */
-  private flushNotices(): void {
-    if (this.noticeDeliveryScheduled) return;
-    this.noticeDeliveryScheduled = true;
-    void this.ctx.storage.setAlarm(Date.now());
-  }
-
-  /**
-   * Hands queued news to the users' UserSync objects, one call per user per round. While a round is in
-   * flight new news accumulates, so under load each user gets one call for many events.
-   */
-  private async deliverNotices(): Promise<void> {
-    this.noticeDeliveryScheduled = false;
-    while (this.pendingNotices.size > 0) {
-      const round = [...this.pendingNotices];
-      this.pendingNotices.clear();
-      await Promise.all(
-        round.map(async ([userId, notice]) => {
-          try {
-            await userSyncStub(this.env, userId).roomsUpdated([notice]);
-          } catch (error) {
-            console.warn(`room ${notice.roomId}: telling ${userId} failed, retrying:`, error instanceof Error ? error.message : error);
-            setTimeout(() => this.queueNotice(userId, notice), NOTICE_RETRY_DELAY_MS);
-          }
-        }),
-      );
+  private requeueUndeliveredNotices(): void {
+    if (this.store.meta === undefined) return;
+    const marks = this.store.noticeMarks();
+    const position = this.store.position;
+    if (marks.events < position) {
+      const rows = this.store.rowsForward(marks.events, position, position - marks.events);
+      this.announceEvents(rows.map((row) => this.store.eventFromRow(row)));
     }
+    const receiptPosition = this.store.receiptPosition;
+    if (marks.receipts < receiptPosition) {
+      for (const userId of this.joinedLocalUsers()) this.queueNotice(userId, { receiptsPosition: receiptPosition });
+    }
+    if (this.pendingNotices.size > 0) void this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /**
+   * Hands the queued news to the users' UserSync objects, one call per user per round, and resolves
+   * once the news queued before the call is delivered. Writers await it before answering, so whoever
+   * syncs after a send returned sees the event. Rounds run one at a time; news queued while one is in
+   * flight waits for the next, so under load each user gets one call for many events.
+   */
+  private deliverNotices(): Promise<void> {
+    if (this.nextNoticeRound !== undefined) return this.nextNoticeRound;
+    const round = this.noticeRoundTail.then(() => {
+      this.nextNoticeRound = undefined;
+      return this.deliverNoticeRound();
+    });
+    this.nextNoticeRound = round;
+    this.noticeRoundTail = round.catch(() => undefined);
+    return round;
+  }
+
+  private async deliverNoticeRound(): Promise<void> {
+    if (this.pendingNotices.size === 0) return;
+    // Every event and receipt up to here is announced, so it is in this round or delivered before.
+    const eventsUpTo = this.store.position;
+    const receiptsUpTo = this.store.receiptPosition;
+    const round = [...this.pendingNotices];
+    this.pendingNotices.clear();
+    let failed = false;
+    await Promise.all(
+      round.map(async ([userId, notice]) => {
+        try {
+          await userSyncStub(this.env, userId).roomsUpdated([notice]);
+        } catch (error) {
+          failed = true;
+          console.warn(`room ${notice.roomId}: telling ${userId} failed, retrying:`, error instanceof Error ? error.message : error);
+          this.queueNotice(userId, notice);
+        }
+      }),
+    );
+    if (failed) await this.ctx.storage.setAlarm(Date.now() + NOTICE_RETRY_DELAY_MS);
+    else this.store.markNoticesDelivered(eventsUpTo, receiptsUpTo);
   }
 
   /** Creates the room from its signed create event and the rest of its initial events, all or nothing. */
@@ -349,7 +392,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
         return { eventIds: batch.accepted.map((accepted) => accepted.event.eventId) };
       }),
     );
-    await this.flushMembershipIndex();
+    await Promise.all([this.flushMembershipIndex(), this.deliverNotices()]);
     return result;
   }
 
@@ -392,7 +435,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
         return { eventId: event.eventId };
       }),
     );
-    await this.flushMembershipIndex();
+    await Promise.all([this.flushMembershipIndex(), this.deliverNotices()]);
     return result;
   }
 
@@ -415,19 +458,20 @@ export class Room extends DurableObject<Env> implements RoomApi {
     return redacts;
   }
 
-  /** Join, leave, invite, kick, ban and unban. */
+  /** Join, knock, leave, invite, kick, ban and unban. */
   async changeMembership(input: MembershipInput): Promise<RoomResult<{ eventId: string }>> {
     const result = await respond(() =>
       this.exclusive(async () => {
         const meta = this.requireRoom(input.roomId);
         const membership = input.action === "kick" || input.action === "unban" ? "leave" : input.action;
-        const content: JsonObject = membership === "join" || membership === "invite" ? { ...input.profile, membership } : { membership };
+        const withProfile = membership === "join" || membership === "knock" || membership === "invite";
+        const content: JsonObject = withProfile ? { ...input.profile, membership } : { membership };
         if (input.reason !== undefined) content["reason"] = input.reason;
         if (input.isDirect === true) content["is_direct"] = true;
         return this.applyMembership(meta, input.requester, input.target, content, input.action);
       }),
     );
-    await this.flushMembershipIndex();
+    await Promise.all([this.flushMembershipIndex(), this.deliverNotices()]);
     return result;
   }
 
@@ -482,7 +526,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
         return {};
       }),
     );
-    await this.flushMembershipIndex();
+    await Promise.all([this.flushMembershipIndex(), this.deliverNotices()]);
     return result;
   }
 
@@ -543,7 +587,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     }
   }
 
-  /** One alarm serves both queues: members' sync news, and membership index writes (and their retries). */
+  /** One alarm serves both queues when no request carries them: members' sync news and membership index writes. */
   override async alarm(): Promise<void> {
     await Promise.all([this.deliverNotices(), this.flushMembershipIndex()]);
   }
@@ -904,7 +948,11 @@ export class Room extends DurableObject<Env> implements RoomApi {
         changed = true;
       }
     }
-    if (changed) this.announceTyping();
+    if (changed) {
+      this.announceTyping();
+      // Expiry runs from a timer, not a request that could wait for the delivery.
+      void this.ctx.storage.setAlarm(Date.now());
+    }
     if (this.typingTimer !== undefined) clearTimeout(this.typingTimer);
     this.typingTimer = undefined;
     if (this.typingUntil.size > 0) {
@@ -915,7 +963,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
 
   /** PUT /typing: typing notifications live in memory only and expire by themselves. */
   async setTyping(input: TypingInput): Promise<RoomResult<Record<string, never>>> {
-    return respond(() => {
+    const result = await respond(() => {
       this.requireJoined(input.roomId, input.userId);
       const wasTyping = this.typingUntil.has(input.userId);
       if (input.typing) this.typingUntil.set(input.userId, Date.now() + Math.min(Math.max(input.timeoutMs, 0), MAX_TYPING_MS));
@@ -924,6 +972,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
       this.expireTyping();
       return {};
     });
+    await this.deliverNotices();
+    return result;
   }
 
   private typingUsers(): string[] {
@@ -933,7 +983,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
 
   /** POST /receipt: a receipt moves forward only; private receipts are shown to their owner alone. */
   async postReceipt(input: ReceiptInput): Promise<RoomResult<Record<string, never>>> {
-    return respond(() => {
+    const result = await respond(() => {
       const { userId } = input.requester;
       this.requireJoined(input.roomId, userId);
       const row = this.store.row(input.eventId);
@@ -954,6 +1004,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
       for (const member of audience) this.queueNotice(member, { receiptsPosition: position });
       return {};
     });
+    await this.deliverNotices();
+    return result;
   }
 
   // ---------------------------------------------------------------------------
@@ -1062,18 +1114,24 @@ export class Room extends DurableObject<Env> implements RoomApi {
       const timelineStart = first === undefined ? to : first.stream_ordering - 1;
 
       const lazyMembers = request.stateFilter.lazy_load_members === true || request.timelineFilter.lazy_load_members === true;
+      const includeRedundantMembers =
+        request.stateFilter.include_redundant_members === true || request.timelineFilter.include_redundant_members === true;
+      // A room the user has just joined (or rejoined) starts from its full state, like an initial sync of it.
+      const fullState = request.fullState || (membership === "join" && this.membershipAt(request.userId, from).membership !== "join");
+      const membersSent = lazyMembers && !includeRedundantMembers ? this.lazyMembersSentTo(request, fullState) : undefined;
       const inTimeline = new Set(timelineRows.map((row) => row.event_id));
       const wantedState = (entry: StateEntry): boolean => {
         if (inTimeline.has(entry.event_id)) return false;
         const event = this.store.event(entry.event_id);
         if (event === undefined || !matchesRoomEventFilter(request.stateFilter, event.pdu)) return false;
         if (lazyMembers && entry.type === "m.room.member") {
+          // Redundant only if the client has that response: it syncs from a token at or after it.
+          const sent = membersSent?.get(entry.state_key);
+          if (sent !== undefined && sent.eventId === entry.event_id && sent.upTo <= from) return false;
           return entry.state_key === request.userId || timelineRows.some((row) => row.sender === entry.state_key);
         }
         return true;
       };
-      // A room the user has just joined (or rejoined) starts from its full state, like an initial sync of it.
-      const fullState = request.fullState || (membership === "join" && this.membershipAt(request.userId, from).membership !== "join");
       let stateIds: string[];
       if (fullState) {
         stateIds = this.stateAt(timelineStart).filter(wantedState).map((entry) => entry.event_id);
@@ -1108,6 +1166,18 @@ export class Room extends DurableObject<Env> implements RoomApi {
         }
       }
 
+      if (membersSent !== undefined) {
+        for (const eventId of stateIds) {
+          const event = this.store.event(eventId);
+          if (event?.pdu.type === "m.room.member" && event.pdu.state_key !== undefined) {
+            membersSent.set(event.pdu.state_key, { eventId, upTo: to });
+          }
+        }
+        for (const row of timelineRows) {
+          if (row.type === "m.room.member" && row.state_key !== null) membersSent.set(row.state_key, { eventId: row.event_id, upTo: to });
+        }
+      }
+
       const membersChanged = fullState || timelineRows.some((row) => row.type === "m.room.member");
       return {
         membership,
@@ -1122,6 +1192,24 @@ export class Room extends DurableObject<Env> implements RoomApi {
         ...(membership === "join" ? { unreadNotifications: this.unreadNotifications(meta, request.userId, to) } : {}),
       };
     });
+  }
+
+  /**
+   * The member events this device was sent already, as far as this object remembers; a full-state
+   * sync starts the record afresh, since the client then rebuilds its view of the room.
+   */
+  private lazyMembersSentTo(request: RoomSyncRequest, fullState: boolean): Map<string, SentMember> {
+    const key = `${request.userId}\n${request.deviceId}`;
+    const known = fullState ? undefined : this.lazyMembersSent.get(key);
+    const record = known ?? new Map<string, SentMember>();
+    // Re-inserting keeps the map in least-recently-used order.
+    this.lazyMembersSent.delete(key);
+    this.lazyMembersSent.set(key, record);
+    if (this.lazyMembersSent.size > MAX_LAZY_MEMBER_RECORDS) {
+      const oldest = this.lazyMembersSent.keys().next().value;
+      if (oldest !== undefined) this.lazyMembersSent.delete(oldest);
+    }
+    return record;
   }
 
   /** For the admin API: the room's forward extremities with their depth and state group. */

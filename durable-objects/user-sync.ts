@@ -166,7 +166,6 @@ const SCHEMA = `
     content TEXT
   );
   CREATE INDEX IF NOT EXISTS stream_by_room ON stream (room_id, kind, position);
-  CREATE TABLE IF NOT EXISTS owner (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), user_id TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS presence (
     user_id TEXT PRIMARY KEY,
     content TEXT NOT NULL
@@ -573,14 +572,9 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
    * Sets this user's own presence (PUT /presence, or /sync's set_presence). Returns the new state when it
    * changed, for the caller to hand to the users sharing rooms; records it in this user's own stream.
    */
-  async setOwnPresence(
-    userId: string,
-    presence: PresenceState["presence"],
-    statusMsg: string | undefined,
-    fromSync: boolean,
-  ): Promise<PresenceState | undefined> {
+  async setOwnPresence(presence: PresenceState["presence"], statusMsg: string | undefined, fromSync: boolean): Promise<PresenceState | undefined> {
+    const userId = this.userId;
     const now = Date.now();
-    this.sql.exec("INSERT OR REPLACE INTO owner (singleton, user_id) VALUES (1, ?)", userId);
     if (fromSync) {
       this.lastSyncTs = now;
       if (presence === "online") await this.ctx.storage.setAlarm(now + OFFLINE_AFTER_MS + 1000);
@@ -604,16 +598,14 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
    */
   override async alarm(): Promise<void> {
     await this.runLeftChecks();
-    const owner = this.sql.exec<{ user_id: string }>("SELECT user_id FROM owner").toArray()[0]?.user_id;
-    if (owner === undefined) return;
     const now = Date.now();
     if (this.waiters.size > 0 || now - this.lastSyncTs < OFFLINE_AFTER_MS) {
       await this.ctx.storage.setAlarm(Math.max(now, this.lastSyncTs) + OFFLINE_AFTER_MS + 1000);
       return;
     }
-    if ((await this.presenceOf(owner))?.presence !== "online") return;
-    const state = await this.setOwnPresence(owner, "offline", undefined, false);
-    if (state !== undefined) await publishPresence(this.env, loadConfig(this.env), owner, state);
+    if ((await this.presenceOf(this.userId))?.presence !== "online") return;
+    const state = await this.setOwnPresence("offline", undefined, false);
+    if (state !== undefined) await publishPresence(this.env, loadConfig(this.env), this.userId, state);
   }
 
   /** Someone's presence changed (this user's own, or a user sharing a room with them). */

@@ -35,12 +35,17 @@ function allowedAt(visibility: HistoryVisibility, membership: string | undefined
   return visibility === "invited" && membership === "invite";
 }
 
+/** Memberships a user leaves by an event they must see, or their client never learns the room is gone. */
+const LEFT_VISIBLY_FROM = new Set(["join", "invite", "knock"]);
+
 /**
  * The spec's rules: world_readable, or joined at the event, or shared and joined since, or invited while
  * visibility is `invited`. For history visibility events and the user's own membership events the state
- * before *or* after the event may allow it.
+ * before *or* after the event may allow it. Beyond the spec, as Synapse: a user always sees the event
+ * that ends their invite or knock (a rejection, a withdrawal, a denial).
  */
 export function mayUserSeeEvent(facts: EventVisibilityFacts): boolean {
+  if (facts.membershipAfter === "leave" && facts.membershipBefore !== undefined && LEFT_VISIBLY_FROM.has(facts.membershipBefore)) return true;
   return (
     allowedAt(facts.visibilityAfter, facts.membershipAfter, facts.joinedSince) ||
     allowedAt(facts.visibilityBefore, facts.membershipBefore, facts.joinedSince)

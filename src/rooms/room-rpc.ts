@@ -58,7 +58,7 @@ export interface SendEventInput {
   redacts?: string;
 }
 
-export type MembershipAction = "join" | "leave" | "invite" | "kick" | "ban" | "unban";
+export type MembershipAction = "join" | "knock" | "leave" | "invite" | "kick" | "ban" | "unban";
 
 export interface MembershipInput {
   roomId: string;
@@ -69,7 +69,7 @@ export interface MembershipInput {
   reason?: string;
   /** Invites from createRoom with `is_direct`. */
   isDirect?: boolean;
-  /** The target's display name and avatar, for join and invite events (as Synapse puts them there). */
+  /** The target's display name and avatar, for join, knock and invite events (as Synapse puts them there). */
   profile?: { displayname?: string; avatar_url?: string };
 }
 

@@ -31,12 +31,7 @@ export interface UserSyncApi {
   deviceListsBetween(from: number, to: number): Promise<DeviceLists>;
   presenceOf(userId: string): Promise<PresenceState | undefined>;
   presenceChanged(update: PresenceUpdate): Promise<void>;
-  setOwnPresence(
-    userId: string,
-    presence: PresenceState["presence"],
-    statusMsg: string | undefined,
-    fromSync: boolean,
-  ): Promise<PresenceState | undefined>;
+  setOwnPresence(presence: PresenceState["presence"], statusMsg: string | undefined, fromSync: boolean): Promise<PresenceState | undefined>;
 }
 
 export function userSyncStub(env: Env, userId: string): UserSyncApi {

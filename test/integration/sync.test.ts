@@ -1,6 +1,6 @@
 /**
- * /sync over HTTP: initial and incremental syncs, long-poll wake-ups, invites, leaves, typing, receipts,
- * account data, limited timelines joining up with /messages, and filters — every response checked
+ * /sync over HTTP: initial and incremental syncs, long-poll wake-ups, invites, knocks, leaves, typing,
+ * receipts, account data, limited timelines joining up with /messages, and filters — every response checked
  * against the OpenAPI definition.
  */
 import assert from "node:assert/strict";
@@ -40,6 +40,7 @@ interface SyncResponse {
     join?: Record<string, JoinedRoom>;
     invite?: Record<string, { invite_state: { events: SyncEvent[] } }>;
     leave?: Record<string, JoinedRoom>;
+    knock?: Record<string, { knock_state: { events: SyncEvent[] } }>;
   };
   account_data?: { events: SyncEvent[] };
 }
@@ -316,6 +317,127 @@ describe("sync", () => {
     const initial = await sync(alice);
     const known = (initial as { presence?: { events: SyncEvent[] } }).presence?.events.find((e) => e.sender === bob.userId);
     assert.equal(known?.content.presence, "unavailable", "an initial sync shows the last known presence");
+  });
+
+  test("a sync made after another member's send returned includes the event", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    let since = (await sync(bob)).next_batch;
+    for (let i = 0; i < 10; i += 1) {
+      await send(alice, roomId, `message ${i}`);
+      const next = await sync(bob, { since });
+      assert.deepEqual(bodies(next.rooms?.join?.[roomId]?.timeline?.events), [`message ${i}`]);
+      since = next.next_batch;
+    }
+  });
+
+  test("knocking: the room shows under rooms.knock, then moves with an invite or a denial", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const carol = await user("carol");
+    const roomId = await createRoom(alice, { name: "Knock knock", preset: "private_chat" });
+    const joinRules = await api.put(`${room(roomId)}/state/m.room.join_rules/`, { join_rule: "knock" }, { token: alice.token });
+    assert.equal(joinRules.status, 200);
+    const aliceSince = (await sync(alice)).next_batch;
+    const bobSince = (await sync(bob)).next_batch;
+
+    const knocked = await api.post<{ room_id: string }>(`${V3}/knock/${encodeURIComponent(roomId)}`, { reason: "let me in" }, { token: bob.token });
+    assert.equal(knocked.status, 200, JSON.stringify(knocked.body));
+    assert.equal(knocked.body.room_id, roomId);
+
+    const bobKnocked = await sync(bob, { since: bobSince });
+    const knockState = bobKnocked.rooms?.knock?.[roomId]?.knock_state.events ?? [];
+    assert.ok(knockState.some((e) => e.type === "m.room.name" && e.content.name === "Knock knock"));
+    assert.ok(knockState.some((e) => e.type === "m.room.join_rules" && e.content.join_rule === "knock"));
+    assert.ok(knockState.some((e) => e.type === "m.room.member" && e.state_key === bob.userId && e.content.membership === "knock"));
+    assert.equal(bobKnocked.rooms?.join?.[roomId], undefined);
+    const initial = await sync(bob);
+    assert.ok(initial.rooms?.knock?.[roomId], "an initial sync shows the knock too");
+
+    const aliceSees = await sync(alice, { since: aliceSince });
+    const knockEvent = aliceSees.rooms?.join?.[roomId]?.timeline?.events.find((e) => e.type === "m.room.member" && e.state_key === bob.userId);
+    assert.equal(knockEvent?.content.membership, "knock");
+    assert.equal(knockEvent?.content.reason, "let me in");
+
+    // Knocking again, or on a room that does not allow it, is refused.
+    const twice = await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: alice.token });
+    assert.equal(twice.status, 403);
+    assert.equal(twice.body.errcode, "M_FORBIDDEN");
+    const publicRoom = await createRoom(alice, { preset: "public_chat" });
+    const notKnockable = await api.post(`${V3}/knock/${encodeURIComponent(publicRoom)}`, {}, { token: bob.token });
+    assert.equal(notKnockable.status, 403);
+    assert.equal(notKnockable.body.errcode, "M_FORBIDDEN");
+    const unknown = await api.post(`${V3}/knock/${encodeURIComponent("!nowhere:localhost")}`, {}, { token: bob.token });
+    assert.equal(unknown.status, 404);
+
+    // Accepted: an invite, then a join.
+    assert.equal((await api.post(`${room(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
+    const invited = await sync(bob, { since: bobKnocked.next_batch });
+    assert.ok(invited.rooms?.invite?.[roomId], "the knock became an invite");
+    assert.equal(invited.rooms?.knock?.[roomId], undefined);
+    await join(bob, roomId);
+    const joined = await sync(bob, { since: invited.next_batch });
+    assert.ok(joined.rooms?.join?.[roomId]);
+
+    // Denied: a kick of the knocking user; and a knock can be withdrawn by leaving.
+    const carolSince = (await sync(carol)).next_batch;
+    assert.equal((await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: carol.token })).status, 200);
+    assert.equal((await api.post(`${room(roomId)}/kick`, { user_id: carol.userId, reason: "no" }, { token: alice.token })).status, 200);
+    const denied = await sync(carol, { since: carolSince });
+    assert.equal(denied.rooms?.knock?.[roomId], undefined);
+    assert.ok(
+      denied.rooms?.leave?.[roomId]?.timeline?.events.some((e) => e.type === "m.room.member" && e.content.membership === "leave"),
+      "the denial shows under rooms.leave",
+    );
+    assert.equal((await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: carol.token })).status, 200);
+    assert.equal((await api.post(`${room(roomId)}/leave`, {}, { token: carol.token })).status, 200);
+    const withdrawn = await sync(carol, { since: denied.next_batch });
+    assert.ok(withdrawn.rooms?.leave?.[roomId], "a withdrawn knock shows under rooms.leave");
+  });
+
+  test("lazy-loaded members are not sent again unless include_redundant_members asks for them", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    await join(bob, roomId);
+    await send(bob, roomId, "first");
+    const memberIds = (response: SyncResponse) =>
+      (response.rooms?.join?.[roomId]?.state?.events ?? []).filter((e) => e.type === "m.room.member").map((e) => e.state_key).sort();
+
+    // A timeline of one event, so that members come in the state section.
+    const lazy = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 1 } } });
+    const initial = await sync(alice, { filter: lazy });
+    assert.ok(memberIds(initial).includes(bob.userId));
+    await send(bob, roomId, "second");
+    const next = await sync(alice, { filter: lazy, since: initial.next_batch });
+    assert.deepEqual(bodies(next.rooms?.join?.[roomId]?.timeline?.events), ["second"]);
+    assert.deepEqual(memberIds(next), [], "bob's membership was sent already");
+    // A member first sent in a response the client lost (it syncs from the same token again) is sent again.
+    const carol = await user("carol");
+    await join(carol, roomId);
+    await send(carol, roomId, "from carol");
+    const lost = await sync(alice, { filter: lazy, since: next.next_batch });
+    assert.deepEqual(memberIds(lost), [carol.userId]);
+    const retried = await sync(alice, { filter: lazy, since: next.next_batch });
+    assert.deepEqual(memberIds(retried), [carol.userId]);
+    await send(carol, roomId, "again from carol");
+    const afterRetry = await sync(alice, { filter: lazy, since: retried.next_batch });
+    assert.deepEqual(memberIds(afterRetry), []);
+
+    // A changed member event is not redundant.
+    const renamed = await api.put(`${room(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId)}`, { membership: "join", displayname: "Robert" }, { token: bob.token });
+    assert.equal(renamed.status, 200);
+    await send(bob, roomId, "third");
+    const afterRename = await sync(alice, { filter: lazy, since: afterRetry.next_batch });
+    const bobMember = afterRename.rooms?.join?.[roomId]?.state?.events.find((e) => e.type === "m.room.member" && e.state_key === bob.userId);
+    assert.equal(bobMember?.content.displayname, "Robert");
+
+    const redundant = JSON.stringify({ room: { state: { lazy_load_members: true, include_redundant_members: true }, timeline: { limit: 1 } } });
+    await send(bob, roomId, "fourth");
+    const all = await sync(alice, { filter: redundant, since: afterRename.next_batch });
+    assert.ok(memberIds(all).includes(bob.userId), "include_redundant_members sends it every time");
   });
 
   test("bad sync parameters get the spec's errors", async () => {

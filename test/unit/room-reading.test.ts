@@ -77,6 +77,14 @@ describe("history visibility", () => {
     assert.ok(mayUserSeeEvent({ ...facts("joined", "leave"), membershipBefore: "join" }), "a user sees their own leave");
     assert.ok(mayUserSeeEvent({ ...facts("joined", undefined), membershipAfter: "join" }), "a user sees their own join");
   });
+
+  it("always shows a user the leave that ends their invite or knock", () => {
+    for (const before of ["invite", "knock"]) {
+      assert.ok(mayUserSeeEvent({ ...facts("joined", "leave"), membershipBefore: before }), `leaving from ${before}`);
+    }
+    assert.ok(!mayUserSeeEvent({ ...facts("joined", "leave"), membershipBefore: "ban" }), "an unban is not the user's to see");
+    assert.ok(!mayUserSeeEvent({ ...facts("joined", "knock"), membershipBefore: "leave" }), "a knock shows no history");
+  });
 });
 
 describe("pagination tokens", () => {

@@ -1,6 +1,6 @@
 /**
- * Room membership (spec: "Room membership"): joining, leaving, forgetting, inviting, kicking, banning
- * and unbanning, and GET /joined_rooms from the Postgres membership index.
+ * Room membership (spec: "Room membership"): joining, knocking, leaving, forgetting, inviting, kicking,
+ * banning and unbanning, and GET /joined_rooms from the Postgres membership index.
  */
 import { and, asc, eq } from "drizzle-orm";
 import type { Context, Hono } from "hono";
@@ -30,7 +30,7 @@ async function changeMembership(
 ): Promise<string> {
   const config = c.get("config");
   const localTarget = target.slice(target.indexOf(":") + 1) === config.serverName;
-  const withProfile = (action === "join" || action === "invite") && localTarget;
+  const withProfile = (action === "join" || action === "knock" || action === "invite") && localTarget;
   const profile = withProfile ? await readMemberProfile(c.get("database").db, target) : undefined;
   const result = await roomStub(c, roomId).changeMembership({
     roomId,
@@ -53,6 +53,14 @@ export function registerMembershipRoutes(client: Hono<AppEnv>): void {
     const roomId = await resolveRoomIdOrAlias(c.get("database").db, c.req.param("roomIdOrAlias"));
     const body = await readJsonBody(c, joinSchema, true);
     await changeMembership(c, roomId, "join", c.get("requester").userId, body.reason);
+    return c.json({ room_id: roomId });
+  });
+
+  // Without federation only rooms of this server can be knocked on, so `via`/`server_name` have nothing to add.
+  client.post("/knock/:roomIdOrAlias", requireAuth, async (c) => {
+    const roomId = await resolveRoomIdOrAlias(c.get("database").db, c.req.param("roomIdOrAlias"));
+    const body = await readJsonBody(c, reasonSchema, true);
+    await changeMembership(c, roomId, "knock", c.get("requester").userId, body.reason);
     return c.json({ room_id: roomId });
   });
 

@@ -23,7 +23,7 @@ export function registerPresenceRoutes(client: Hono<AppEnv>): void {
     const config = c.get("config");
     // With presence off the request is accepted and ignored, as Synapse does.
     if (!config.presenceEnabled) return c.json({});
-    const changed = await userSyncStub(c.env, userId).setOwnPresence(userId, body.presence, body.status_msg, false);
+    const changed = await userSyncStub(c.env, userId).setOwnPresence(body.presence, body.status_msg, false);
     if (changed !== undefined) await publishPresence(c.env, config, userId, changed);
     return c.json({});
   });

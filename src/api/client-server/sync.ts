@@ -89,7 +89,7 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
     if (!(PRESENCE_STATES as readonly string[]).includes(setPresence)) throw invalidParam("Invalid set_presence");
     if (config.presenceEnabled) {
       // Syncing is what keeps a user online; only a change is handed on (off the response's path).
-      const changed = await stream.setOwnPresence(requester.userId, setPresence as PresenceState["presence"], undefined, true);
+      const changed = await stream.setOwnPresence(setPresence as PresenceState["presence"], undefined, true);
       if (changed !== undefined) c.executionCtx.waitUntil(publishPresence(c.env, config, requester.userId, changed));
     }
     let presenceUpdates: PresenceUpdate[] = [];
