@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ClientEvent, MsgType, Preset, SyncState, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { oneTimeKeys, signAs, testDevice, type Signed, type TestDevice } from "../support/e2ee";
 import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
 import { TestClient, uniqueName, type ApiResponse, type RequestOptions } from "../support/http";
@@ -21,13 +22,17 @@ const DEVICE_DATA = { algorithm: "m.dehydration.v2", device_pickle: "opaque to t
 let server: TestHomeserver;
 let api: TestClient;
 let rooms: RoomTestClient;
+const sdkClients: MatrixClient[] = [];
 
 before(async () => {
   server = await startTestHomeserver();
   api = new TestClient(server.url);
   rooms = new RoomTestClient(api);
 });
-after(() => server.stop());
+after(async () => {
+  for (const client of sdkClients) client.stopClient();
+  await server.stop();
+});
 
 /** A request to an MSC3814 endpoint, which the OpenAPI definitions do not describe. */
 function unstable<T = Record<string, unknown>>(method: string, path: string, body: unknown, options: RequestOptions): Promise<ApiResponse<T>> {
@@ -304,4 +309,164 @@ describe("dehydrated device", () => {
       assertError(await unstable(method, endpoint, undefined, { token: "syt_bogus" }), 401, "M_UNKNOWN_TOKEN");
     }
   });
+});
+
+const PASSWORD = "a good password";
+
+/** Polls `probe` until it returns something other than undefined. */
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Session {
+  user_id: string;
+  access_token: string;
+  device_id: string;
+}
+
+/**
+ * A syncing client with Rust crypto. `secretStorageKey` holds the user's secret storage key once it is
+ * made: the client asks for it to read and write secrets (cross-signing keys, the dehydration key).
+ */
+async function startCryptoClient(session: Session, secretStorageKey: { key?: Uint8Array<ArrayBuffer> } = {}, initialSyncLimit = 20): Promise<MatrixClient> {
+  const client = createTestClient({
+    baseUrl: server.url,
+    accessToken: session.access_token,
+    userId: session.user_id,
+    deviceId: session.device_id,
+    cryptoCallbacks: {
+      getSecretStorageKey: async ({ keys }) => {
+        const keyId = Object.keys(keys)[0];
+        return keyId === undefined || secretStorageKey.key === undefined ? null : [keyId, secretStorageKey.key];
+      },
+    },
+  });
+  sdkClients.push(client);
+  await client.initRustCrypto({ useIndexedDB: false });
+  const prepared = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState) => {
+      if (state !== SyncState.Prepared) return;
+      client.off(ClientEvent.Sync, onSync);
+      resolve();
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit });
+  await prepared;
+  return client;
+}
+
+async function login(username: string): Promise<Session> {
+  const response = await api.post<Session>(`${V3}/login`, {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: username },
+    password: PASSWORD,
+  });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  return response.body;
+}
+
+async function decryptedBodies(client: MatrixClient, roomId: string): Promise<string[]> {
+  const timeline: MatrixEvent[] = client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
+  const bodies: string[] = [];
+  for (const event of timeline) {
+    if (event.getWireType() !== "m.room.encrypted") continue;
+    await client.decryptEventIfNeeded(event);
+    if (event.isDecryptionFailure()) continue;
+    const body = event.getContent()["body"];
+    if (typeof body === "string") bodies.push(body);
+  }
+  return bodies;
+}
+
+test("matrix-js-sdk: a device dehydrates; after it logs out, a new device rehydrates it and decrypts what was sent meanwhile", async () => {
+  const aliceName = uniqueName("alice");
+  const secretStorageKey: { key?: Uint8Array<ArrayBuffer> } = {};
+  const authUploadDeviceSigningKeys = async (makeRequest: (auth: Record<string, unknown>) => Promise<unknown>) => {
+    await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: aliceName }, password: PASSWORD });
+  };
+  const alicePhone = await startCryptoClient(await api.register(aliceName, PASSWORD), secretStorageKey);
+  const aliceId = alicePhone.getSafeUserId();
+  const aliceToken = { token: alicePhone.getAccessToken()! };
+  const phoneCrypto = alicePhone.getCrypto()!;
+  assert.ok(await phoneCrypto.isDehydrationSupported());
+
+  // Dehydration needs cross-signing (the dehydrated device is signed by the user) and secret storage
+  // (which keeps the key the device is encrypted with).
+  await phoneCrypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys });
+  await phoneCrypto.bootstrapSecretStorage({
+    setupNewSecretStorage: true,
+    createSecretStorageKey: async () => {
+      const generated = await phoneCrypto.createRecoveryKeyFromPassphrase();
+      secretStorageKey.key = generated.privateKey;
+      return generated;
+    },
+  });
+  await phoneCrypto.startDehydration({ createNewKey: true });
+  const dehydrated = await unstable<DehydratedDeviceBody>("GET", "/dehydrated_device", undefined, aliceToken);
+  assert.equal(dehydrated.status, 200, JSON.stringify(dehydrated.body));
+  assert.equal(typeof dehydrated.body.device_data["algorithm"], "string");
+  const dehydratedId = dehydrated.body.device_id;
+
+  const bob = await startCryptoClient(await api.register(uniqueName("bob"), PASSWORD));
+  const bobId = bob.getSafeUserId();
+  const bobUser: User = { userId: bobId, token: bob.getAccessToken()!, deviceId: bob.getDeviceId()! };
+  // Others see the dehydrated device, flagged and signed by alice's self-signing key.
+  const queried = (await queriedDevices(bobUser, aliceId))[dehydratedId];
+  assert.equal(queried?.["dehydrated"], true, JSON.stringify(queried));
+  assert.ok(Object.keys(queried?.signatures?.[aliceId] ?? {}).length >= 2, JSON.stringify(queried?.signatures));
+
+  const { room_id: roomId } = await alicePhone.createRoom({
+    preset: Preset.PrivateChat,
+    invite: [bobId],
+    initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+  });
+  await waitFor("bob to be invited", () => (bob.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined));
+  await bob.joinRoom(roomId);
+  await waitFor("alice to see bob join", () => (alicePhone.getRoom(roomId)?.getMember(bobId)?.membership === "join" ? true : undefined));
+
+  // Alice's only device logs out: from now on only the dehydrated device receives her room keys.
+  await alicePhone.logout(true);
+  await waitFor("bob to see alice's phone gone", async () => {
+    const devices = (await bob.getCrypto()!.getUserDeviceInfo([aliceId], true)).get(aliceId);
+    return devices !== undefined && !devices.has(alicePhone.getDeviceId()!) && devices.has(dehydratedId) ? true : undefined;
+  });
+  await waitFor("bob to know the room is encrypted", async () => ((await bob.getCrypto()!.isEncryptionEnabledInRoom(roomId)) ? true : undefined));
+  await bob.sendMessage(roomId, { msgtype: MsgType.Text, body: "sent while alice was away" });
+
+  // A new device of alice: it takes the cross-signing keys from secret storage, then rehydrates.
+  const laptopSession = await login(aliceName);
+  const queuedForDehydrated = await allEvents({ userId: aliceId, token: laptopSession.access_token, deviceId: laptopSession.device_id }, dehydratedId, 100);
+  assert.ok(
+    queuedForDehydrated.contents.length > 0 &&
+      queuedForDehydrated.pages.every((page) => page.events.every((event) => event.type === "m.room.encrypted" && event.sender === bobId)),
+    "bob's room key went to the dehydrated device, Olm-encrypted",
+  );
+  const aliceLaptop = await startCryptoClient(laptopSession, secretStorageKey);
+  const laptopCrypto = aliceLaptop.getCrypto()!;
+  // The private keys are imported only once the public ones are known, from the laptop's own keys query.
+  await waitFor("the laptop to know alice's cross-signing keys", async () =>
+    (await laptopCrypto.getCrossSigningStatus()).publicKeysOnDevice ? true : undefined,
+  );
+  await laptopCrypto.bootstrapCrossSigning({ authUploadDeviceSigningKeys });
+  let rehydrated = false;
+  aliceLaptop.on(CryptoEvent.RehydrationCompleted, () => {
+    rehydrated = true;
+  });
+  await laptopCrypto.startDehydration();
+  assert.ok(rehydrated, "the laptop rehydrated the dehydrated device");
+  await waitFor("the laptop to decrypt bob's message", async () =>
+    (await decryptedBodies(aliceLaptop, roomId)).includes("sent while alice was away") ? true : undefined,
+  );
+
+  // Having rehydrated it, the laptop replaced the dehydrated device with a new one.
+  const replaced = await unstable<DehydratedDeviceBody>("GET", "/dehydrated_device", undefined, { token: aliceLaptop.getAccessToken()! });
+  assert.equal(replaced.status, 200);
+  assert.notEqual(replaced.body.device_id, dehydratedId);
 });
