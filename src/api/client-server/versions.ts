@@ -25,7 +25,7 @@ export const SUPPORTED_SPEC_VERSIONS = [
 ] as const;
 
 /** Unstable features (MSCs) this server implements, under the names clients look for. */
-export const UNSTABLE_FEATURES = {
+const UNSTABLE_FEATURES = {
   /** Dehydrated devices (see dehydrated-devices.ts). */
   "org.matrix.msc3814": true,
 } as const;
