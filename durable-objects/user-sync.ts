@@ -80,6 +80,15 @@ export interface ToDeviceEvent {
   content: JsonObject;
 }
 
+/** A page of a device's queued to-device messages, read without acknowledging them. */
+export interface ToDevicePage {
+  events: ToDeviceEvent[];
+  /** The position of the page's last message; or, when no messages follow (`limited` false), the stream's current position. */
+  end: number;
+  /** Whether more messages follow `end`. */
+  limited: boolean;
+}
+
 export type DeviceListChange = "changed" | "left";
 
 export interface DeviceLists {
@@ -451,8 +460,8 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
 
   /**
    * This user's devices: read from Postgres once, then kept up to date by UserSessions, through which
-   * every device is created (deviceAdded) and deleted (devicesRemoved). Sending to-device messages thus
-   * needs no Postgres query.
+   * every device is created (deviceAdded) and deleted (devicesRemoved), and by PUT /dehydrated_device,
+   * which creates the user's dehydrated device. Sending to-device messages thus needs no Postgres query.
    */
   private async knownDevices(): Promise<string[]> {
     if (this.sql.exec("SELECT 1 FROM known_devices_loaded").toArray().length === 0) {
@@ -478,7 +487,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
     this.removedWhileLoading.clear();
   }
 
-  /** A device of this user was created (a login), once it is in Postgres. */
+  /** A device of this user was created (a login, or a dehydrated device), once it is in Postgres. */
   async deviceAdded(deviceId: string): Promise<void> {
     this.removedWhileLoading.delete(deviceId);
     this.sql.exec("INSERT OR IGNORE INTO known_devices (device_id) VALUES (?)", deviceId);
@@ -659,6 +668,32 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
   /** GET /keys/changes: whose device lists changed after `from` up to `to`. */
   async deviceListsBetween(from: number, to: number): Promise<DeviceLists> {
     return this.deviceListChanges(from, Math.min(to, this.currentPosition()));
+  }
+
+  /**
+   * Up to `limit` of the device's to-device messages after position `after`, oldest first, for a
+   * device that does not sync: the user's dehydrated device (MSC3814), read by the device rehydrating
+   * it. Nothing is deleted, so a rehydration that is cut short can be started again; the messages go
+   * with the device.
+   */
+  async toDevicePage(deviceId: string, after: number, limit: number): Promise<ToDevicePage> {
+    const current = this.currentPosition();
+    const rows = this.sql
+      .exec<{ position: number; sender: string; type: string; content: string }>(
+        "SELECT position, sender, type, content FROM to_device WHERE device_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?",
+        deviceId,
+        after,
+        current,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const limited = rows.length > limit;
+    return {
+      events: page.map((row) => ({ sender: row.sender, type: row.type, content: JSON.parse(row.content) as JsonObject })),
+      end: limited ? page[page.length - 1]!.position : current,
+      limited,
+    };
   }
 
   private acknowledgeToDevice(deviceId: string, upTo: number): void {

@@ -4,7 +4,8 @@
  * that span rooms (which users are in which rooms, room aliases, directory visibility).
  * Change it here, then `npm run db:generate` writes the migration into migrations/.
  */
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 
 const timestamp = (name: string) => bigint(name, { mode: "number" });
 
@@ -28,8 +29,17 @@ export const devices = pgTable(
     lastSeenTs: timestamp("last_seen_ts"),
     lastSeenIp: text("last_seen_ip"),
     createdTs: timestamp("created_ts").notNull(),
+    /**
+     * Set only on the user's dehydrated device (MSC3814): the `device_data` its owner uploaded, from which
+     * a new device of theirs rehydrates it. Such a device never has an access token.
+     */
+    dehydratedDeviceData: jsonb("dehydrated_device_data").$type<Record<string, unknown>>(),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.deviceId] })],
+  (t) => [
+    primaryKey({ columns: [t.userId, t.deviceId] }),
+    // A user has at most one dehydrated device; this also finds it.
+    uniqueIndex("devices_dehydrated_user_idx").on(t.userId).where(sql`${t.dehydratedDeviceData} IS NOT NULL`),
+  ],
 );
 
 /** Access tokens are stored only as SHA-256 hashes; the token itself exists only in the client's hands. */

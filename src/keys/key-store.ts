@@ -20,7 +20,7 @@ import { invalidParam } from "../http/errors";
 import { userSyncStub } from "../sync/user-sync-stub";
 
 /** A transaction, or the database outside one. */
-type Queryable = Pick<Database, "select" | "insert" | "update" | "delete" | "$with" | "with">;
+export type Queryable = Pick<Database, "select" | "insert" | "update" | "delete" | "$with" | "with">;
 
 /** Key counts as of one change of a device's keys, ordered by `version`. */
 export interface VersionedKeyCounts {

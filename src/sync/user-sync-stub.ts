@@ -12,6 +12,7 @@ import type {
   StreamChanges,
   StreamSnapshot,
   ToDeviceDelivery,
+  ToDevicePage,
 } from "../../durable-objects/user-sync";
 import type { JsonObject } from "../core/events/pdu";
 import type { Env } from "../env";
@@ -29,6 +30,7 @@ export interface UserSyncApi {
   snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot>;
   changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges>;
   deviceListsBetween(from: number, to: number): Promise<DeviceLists>;
+  toDevicePage(deviceId: string, after: number, limit: number): Promise<ToDevicePage>;
   presenceOf(userId: string): Promise<PresenceState | undefined>;
   presenceChanged(update: PresenceUpdate): Promise<void>;
   setOwnPresence(presence: PresenceState["presence"], statusMsg: string | undefined, fromSync: boolean): Promise<PresenceState | undefined>;

@@ -11,29 +11,15 @@ import { z } from "zod";
 import type { JsonObject } from "../../core/events/pdu";
 import { serverNameOf } from "../../core/identifiers";
 import { devices, e2eDeviceKeys } from "../../db/schema";
-import {
-  checkDeviceKeys,
-  checkUploadedKeys,
-  deviceSigningKey,
-  oneTimeKeyCountsForClients,
-  type DeviceKeys,
-} from "../../e2ee/device-keys";
+import { oneTimeKeyCountsForClients } from "../../e2ee/device-keys";
 import { requireAuth } from "../../http/authentication";
 import type { AppEnv } from "../../http/context";
 import { missingParam } from "../../http/errors";
 import { readJsonBody } from "../../http/request-body";
 import { loadCrossSigningKeys, loadVisibleSignatures, withSignatures } from "../../keys/cross-signing-store";
 import { announceDeviceListChange } from "../../keys/device-lists";
-import {
-  claimKey,
-  countKeys,
-  loadDeviceKeys,
-  reportKeyCounts,
-  saveDeviceKeys,
-  saveFallbackKeys,
-  saveOneTimeKeys,
-  type VersionedKeyCounts,
-} from "../../keys/key-store";
+import { claimKey, countKeys, reportKeyCounts, type VersionedKeyCounts } from "../../keys/key-store";
+import { checkKeyUpload, saveKeyUpload } from "../../keys/key-upload";
 import { userSyncStub } from "../../sync/user-sync-stub";
 import { decodeSyncToken } from "./sync";
 
@@ -75,18 +61,8 @@ export function registerKeyRoutes(client: Hono<AppEnv>): void {
     const owner = { userId: requester.userId, deviceId: requester.deviceId };
     const body = await readJsonBody(c, uploadSchema);
     const db = c.get("database").db;
-    const deviceKeys = body.device_keys === undefined ? undefined : await checkDeviceKeys(body.device_keys, owner);
-    const knownKeys = deviceKeys ?? ((await loadDeviceKeys(db, owner)) as DeviceKeys | undefined);
-    const signingKey = knownKeys === undefined ? undefined : deviceSigningKey(knownKeys);
-    const oneTimeKeys = body.one_time_keys === undefined ? [] : await checkUploadedKeys(body.one_time_keys, owner, signingKey, "one_time_keys");
-    const fallbackKeys = body.fallback_keys === undefined ? [] : await checkUploadedKeys(body.fallback_keys, owner, signingKey, "fallback_keys");
-
-    const { deviceKeysChanged, report } = await db.transaction(async (tx) => {
-      const changed = deviceKeys !== undefined && (await saveDeviceKeys(tx, owner, deviceKeys as JsonObject));
-      await saveOneTimeKeys(tx, owner, oneTimeKeys);
-      await saveFallbackKeys(tx, owner, fallbackKeys);
-      return { deviceKeysChanged: changed, report: await countKeys(tx, owner) };
-    });
+    const checked = await checkKeyUpload(db, owner, body);
+    const { deviceKeysChanged, report } = await db.transaction((tx) => saveKeyUpload(tx, owner, checked));
     await reportKeyCounts(c.env, report);
     if (deviceKeysChanged) await announceDeviceListChange(c.env, db, c.get("config").serverName, owner.userId);
     return c.json({ one_time_key_counts: oneTimeKeyCountsForClients(report.counts.counts) });

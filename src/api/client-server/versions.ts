@@ -24,8 +24,14 @@ export const SUPPORTED_SPEC_VERSIONS = [
   "v1.11",
 ] as const;
 
+/** Unstable features (MSCs) this server implements, under the names clients look for. */
+const UNSTABLE_FEATURES = {
+  /** Dehydrated devices (see dehydrated-devices.ts). */
+  "org.matrix.msc3814": true,
+} as const;
+
 export function registerVersionsRoutes(app: Hono<AppEnv>): void {
   app.get("/_matrix/client/versions", (c) =>
-    c.json({ versions: [...SUPPORTED_SPEC_VERSIONS], unstable_features: {} }),
+    c.json({ versions: [...SUPPORTED_SPEC_VERSIONS], unstable_features: UNSTABLE_FEATURES }),
   );
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "devices" ADD COLUMN "dehydrated_device_data" jsonb;--> statement-breakpoint
+CREATE UNIQUE INDEX "devices_dehydrated_user_idx" ON "devices" USING btree ("user_id") WHERE "devices"."dehydrated_device_data" IS NOT NULL;
