@@ -61,6 +61,8 @@ export interface AccountDataChange {
   roomId: string;
   type: string;
   content: JsonObject;
+  /** For room account data: the user's membership in the room, when they have one. */
+  membership?: string;
 }
 
 /** A to-device message for this user, as sent. */
@@ -830,8 +832,10 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
   private accountDataChanges(from: number, to: number): AccountDataChange[] {
     // Only the newest content of each (room, type) matters.
     const rows = this.sql
-      .exec<{ room_id: string; data_type: string; content: string }>(
-        `SELECT room_id, data_type, content FROM stream WHERE position IN (
+      .exec<{ room_id: string; data_type: string; content: string; membership: string | null }>(
+        `SELECT stream.room_id, data_type, content, rooms.membership FROM stream
+         LEFT JOIN rooms ON rooms.room_id = stream.room_id AND stream.room_id != ''
+         WHERE position IN (
            SELECT MAX(position) FROM stream
            WHERE kind = 'account_data' AND position > ? AND position <= ? GROUP BY room_id, data_type)
          ORDER BY position`,
@@ -839,6 +843,11 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
         to,
       )
       .toArray();
-    return rows.map((row) => ({ roomId: row.room_id, type: row.data_type, content: JSON.parse(row.content) as JsonObject }));
+    return rows.map((row) => ({
+      roomId: row.room_id,
+      type: row.data_type,
+      content: JSON.parse(row.content) as JsonObject,
+      ...(row.membership !== null ? { membership: row.membership } : {}),
+    }));
   }
 }

@@ -233,6 +233,18 @@ describe("sync", () => {
     const initial = await sync(alice);
     assert.ok(initial.account_data?.events.some((e) => e.type === "org.example.theme"));
     assert.ok(initial.rooms?.join?.[roomId]?.account_data?.events.some((e) => e.type === "m.tag"));
+
+    // Account data of a room the user left belongs with the left rooms, never under rooms.join.
+    const leftRoom = await createRoom(alice);
+    assert.equal((await api.post(`${room(leftRoom)}/leave`, {}, { token: alice.token })).status, 200);
+    const afterLeave = (await sync(alice, { since: initial.next_batch })).next_batch;
+    await api.put(`${V3}/user/${me}/rooms/${encodeURIComponent(leftRoom)}/account_data/org.example.note`, { n: 1 }, { token: alice.token });
+    const withoutLeft = await sync(alice, { since: afterLeave });
+    assert.equal(withoutLeft.rooms?.join?.[leftRoom], undefined);
+    assert.equal(withoutLeft.rooms?.leave?.[leftRoom], undefined, "left rooms need include_leave");
+    const withLeft = await sync(alice, { since: afterLeave, filter: JSON.stringify({ room: { include_leave: true } }) });
+    assert.equal(withLeft.rooms?.join?.[leftRoom], undefined);
+    assert.deepEqual(withLeft.rooms?.leave?.[leftRoom]?.account_data?.events, [{ type: "org.example.note", content: { n: 1 } }]);
   });
 
   test("a limited timeline's prev_batch joins up with /messages without gaps", async () => {

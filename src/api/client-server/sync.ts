@@ -97,6 +97,8 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
     let queries: RoomQuery[];
     let globalAccountData: { type: string; content: JsonObject }[];
     const roomAccountData = new Map<string, { type: string; content: JsonObject }[]>();
+    /** The user's membership in rooms whose account data changed. */
+    const roomMemberships = new Map<string, string>();
     const addRoomAccountData = (roomId: string, entry: { type: string; content: JsonObject }) => {
       roomAccountData.set(roomId, [...(roomAccountData.get(roomId) ?? []), entry]);
     };
@@ -143,7 +145,11 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
         fullState: false,
       }));
       globalAccountData = changes.accountData.filter((entry) => entry.roomId === "");
-      for (const entry of changes.accountData) if (entry.roomId !== "") addRoomAccountData(entry.roomId, entry);
+      for (const entry of changes.accountData) {
+        if (entry.roomId === "") continue;
+        addRoomAccountData(entry.roomId, entry);
+        if (entry.membership !== undefined) roomMemberships.set(entry.roomId, entry.membership);
+      }
     }
 
     const selected = queries.filter((query) => roomSelected(query.roomId));
@@ -195,11 +201,18 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
           leave[query.roomId] = { timeline: timeline ?? { events: [], limited: false }, state, account_data: accountData };
       }
     }
-    // Room account data of rooms with no other news still has to reach the client.
+    // Room account data of rooms with no other news still has to reach the client, in the section of the
+    // user's membership (invited and knocking users' rooms carry none; rooms the user never was in, neither).
     for (const [roomId, entries] of roomAccountData) {
       if (!roomSelected(roomId) || join[roomId] || leave[roomId] || invite[roomId] || knock[roomId]) continue;
       if (since === undefined || fullState) continue;
-      join[roomId] = { account_data: accountDataEvents(entries) };
+      const membership = roomMemberships.get(roomId);
+      const emptyTimeline = { events: [], limited: false };
+      if (membership === "join") {
+        join[roomId] = { account_data: accountDataEvents(entries), timeline: emptyTimeline, state: { events: [] }, ephemeral: { events: [] } };
+      } else if ((membership === "leave" || membership === "ban") && includeLeave) {
+        leave[roomId] = { account_data: accountDataEvents(entries), timeline: emptyTimeline, state: { events: [] } };
+      }
     }
 
     return c.json({
