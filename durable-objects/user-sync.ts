@@ -124,6 +124,7 @@ export interface PresenceUpdate {
 }
 
 export interface StreamChanges {
+  expired: false;
   /** The position the next incremental sync starts from. */
   position: number;
   rooms: RoomChange[];
@@ -131,6 +132,11 @@ export interface StreamChanges {
   deviceLists: DeviceLists;
   device: DeviceNews;
   presence: PresenceUpdate[];
+}
+
+/** The answer for a token older than the stream keeps (see compactStream): the client starts afresh. */
+export interface ExpiredToken {
+  expired: true;
 }
 
 export interface RoomSnapshot {
@@ -165,6 +171,8 @@ const MAX_TO_DEVICE_PER_SYNC = 100;
 /** How long a to-device transaction ID is remembered: far longer than any client retries a request. */
 const TO_DEVICE_TRANSACTION_LIFETIME_MS = 24 * 60 * 60 * 1000;
 const LEFT_CHECK_RETRY_DELAY_MS = 5_000;
+/** Stream checkpoints per retention period: compaction runs at most this much later than due. */
+const CHECKPOINTS_PER_RETENTION = 10;
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS stream (
@@ -177,6 +185,8 @@ const SCHEMA = `
     content TEXT
   );
   CREATE INDEX IF NOT EXISTS stream_by_room ON stream (room_id, kind, position);
+  CREATE TABLE IF NOT EXISTS stream_checkpoints (bucket INTEGER PRIMARY KEY, position INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS stream_horizon (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), position INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS presence (
     user_id TEXT PRIMARY KEY,
     content TEXT NOT NULL
@@ -550,6 +560,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
    * incremental sync's does.
    */
   async snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot> {
+    this.compactStream();
     const position = this.currentPosition();
     if (acknowledged !== undefined) this.acknowledgeToDevice(deviceId, Math.min(acknowledged, position));
     const rooms = this.sql
@@ -636,7 +647,9 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
    * A `since` ahead of the stream (a token from nowhere) is treated as the current position.
    * Syncing with `since` acknowledges the device's to-device messages up to it.
    */
-  async changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges> {
+  async changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges | ExpiredToken> {
+    this.compactStream();
+    if (since < this.horizon()) return { expired: true };
     let current = this.currentPosition();
     const from = Math.min(since, current);
     this.acknowledgeToDevice(deviceId, from);
@@ -658,6 +671,7 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       current = this.currentPosition();
     }
     return {
+      expired: false,
       position: current,
       rooms: this.roomChanges(from, current),
       accountData: this.accountDataChanges(from, current),
@@ -668,7 +682,8 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
   }
 
   /** GET /keys/changes: whose device lists changed after `from` up to `to`. */
-  async deviceListsBetween(from: number, to: number): Promise<DeviceLists> {
+  async deviceListsBetween(from: number, to: number): Promise<DeviceLists | ExpiredToken> {
+    if (from < this.horizon()) return { expired: true };
     return this.deviceListChanges(from, Math.min(to, this.currentPosition()));
   }
 
@@ -696,6 +711,43 @@ export class UserSync extends DurableObject<Env> implements UserSyncApi {
       end: limited ? page[page.length - 1]!.position : current,
       limited,
     };
+  }
+
+  /** Tokens before this position are expired: the entries telling what came after them may be gone. */
+  private horizon(): number {
+    return this.sql.exec<{ position: number }>("SELECT position FROM stream_horizon").toArray()[0]?.position ?? 0;
+  }
+
+  /**
+   * Keeps the stream from growing for ever. Each sync records the stream position of the current
+   * time bucket; once a checkpoint is older than SYNC_STREAM_RETENTION_MS, the entries up to it are
+   * compacted away, except what tokens after it still need: each room's newest events and receipts
+   * entries (the start of their next ranges) and the newest entry (the current position). A token
+   * from before the horizon is then expired (see ExpiredToken), as such an old token's client would
+   * otherwise receive an exact but enormous catch-up.
+   */
+  private compactStream(): void {
+    const retentionMs = loadConfig(this.env).syncStreamRetentionMs;
+    const bucket = Math.floor(Date.now() / Math.max(1, retentionMs / CHECKPOINTS_PER_RETENTION));
+    this.sql.exec("INSERT OR IGNORE INTO stream_checkpoints (bucket, position) VALUES (?, ?)", bucket, this.currentPosition());
+    const cutoff = this.sql
+      .exec<{ bucket: number; position: number }>(
+        "SELECT bucket, position FROM stream_checkpoints WHERE bucket <= ? ORDER BY bucket DESC LIMIT 1",
+        bucket - CHECKPOINTS_PER_RETENTION,
+      )
+      .toArray()[0];
+    if (cutoff === undefined || cutoff.position <= this.horizon()) return;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `DELETE FROM stream WHERE position <= ? AND position < (SELECT MAX(position) FROM stream) AND position NOT IN (
+           SELECT MAX(position) FROM stream WHERE position <= ? AND kind IN ('events', 'receipts') GROUP BY room_id, kind)`,
+        cutoff.position,
+        cutoff.position,
+      );
+      this.sql.exec("DELETE FROM device_list_changes WHERE position <= ?", cutoff.position);
+      this.sql.exec("DELETE FROM stream_checkpoints WHERE bucket < ?", cutoff.bucket);
+      this.sql.exec("INSERT OR REPLACE INTO stream_horizon (singleton, position) VALUES (1, ?)", cutoff.position);
+    });
   }
 
   private acknowledgeToDevice(deviceId: string, upTo: number): void {

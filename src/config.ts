@@ -35,6 +35,8 @@ export interface Config {
   presenceEnabled: boolean;
   /** Room version of new rooms when createRoom names none. */
   defaultRoomVersion: string;
+  /** How long a /sync token stays good for an incremental sync; older ones get a fresh full sync. */
+  syncStreamRetentionMs: number;
   passwordMinLength: number;
   rateLimits: {
     loginPerAddress: RateLimitSetting;
@@ -204,6 +206,7 @@ export function loadConfig(env: RawEnv): Config {
     maxJsonBodyBytes: readNumber(env, "MAX_JSON_BODY_BYTES", 1024 * 1024),
     defaultRoomVersion: readString(env, "DEFAULT_ROOM_VERSION") ?? "11",
     presenceEnabled: readBoolean(env, "PRESENCE_ENABLED", true),
+    syncStreamRetentionMs: readNumber(env, "SYNC_STREAM_RETENTION_MS", 14 * 24 * 60 * 60 * 1000),
     passwordMinLength: readNumber(env, "PASSWORD_MIN_LENGTH", 0),
     rateLimits: {
       // Defaults follow Synapse's rc_login and rc_registration.

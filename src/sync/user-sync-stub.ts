@@ -5,6 +5,7 @@
  */
 import type {
   DeviceLists,
+  ExpiredToken,
   OneTimeKeyCounts,
   PresenceState,
   PresenceUpdate,
@@ -28,8 +29,8 @@ export interface UserSyncApi {
   deviceAdded(deviceId: string): Promise<void>;
   devicesRemoved(deviceIds: string[]): Promise<void>;
   snapshot(deviceId: string, acknowledged?: number): Promise<StreamSnapshot>;
-  changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges>;
-  deviceListsBetween(from: number, to: number): Promise<DeviceLists>;
+  changesSince(since: number, timeoutMs: number, deviceId: string): Promise<StreamChanges | ExpiredToken>;
+  deviceListsBetween(from: number, to: number): Promise<DeviceLists | ExpiredToken>;
   toDevicePage(deviceId: string, after: number, limit: number): Promise<ToDevicePage>;
   presenceOf(userId: string): Promise<PresenceState | undefined>;
   presenceChanged(update: PresenceUpdate): Promise<void>;

@@ -17,7 +17,7 @@ import type { AppEnv } from "../../http/context";
 import { missingParam } from "../../http/errors";
 import { readJsonBody } from "../../http/request-body";
 import { loadCrossSigningKeys, loadVisibleSignatures, withSignatures } from "../../keys/cross-signing-store";
-import { announceDeviceListChange } from "../../keys/device-lists";
+import { announceDeviceListChange, localUsersSharingRoomsWith } from "../../keys/device-lists";
 import { claimKey, countKeys, reportKeyCounts, type VersionedKeyCounts } from "../../keys/key-store";
 import { checkKeyUpload, saveKeyUpload } from "../../keys/key-upload";
 import { userSyncStub } from "../../sync/user-sync-stub";
@@ -148,7 +148,12 @@ export function registerKeyRoutes(client: Hono<AppEnv>): void {
     const to = c.req.query("to");
     if (from === undefined) throw missingParam("Missing parameter: from");
     if (to === undefined) throw missingParam("Missing parameter: to");
-    const changes = await userSyncStub(c.env, c.get("requester").userId).deviceListsBetween(decodeSyncToken(from), decodeSyncToken(to));
-    return c.json(changes);
+    const userId = c.get("requester").userId;
+    const changes = await userSyncStub(c.env, userId).deviceListsBetween(decodeSyncToken(from), decodeSyncToken(to));
+    if ("expired" in changes) {
+      // The changes after so old a token are no longer kept: everyone whose keys the client may track counts as changed.
+      return c.json({ changed: await localUsersSharingRoomsWith(c.get("database").db, c.get("config").serverName, userId), left: [] });
+    }
+    return c.json({ changed: changes.changed, left: changes.left });
   });
 }

@@ -23,6 +23,7 @@ import { inlineFilterFromParam, type Filter } from "../../sync/filters";
 import type { RoomSyncRequest, RoomSyncResult } from "../../sync/room-sync";
 import type { DeviceLists, DeviceNews, StreamRange } from "../../../durable-objects/user-sync";
 import { oneTimeKeyCountsForClients } from "../../e2ee/device-keys";
+import { localUsersSharingRoomsWith } from "../../keys/device-lists";
 import { loadFilter } from "./filter";
 
 const DEFAULT_TIMELINE_LIMIT = 10;
@@ -105,8 +106,12 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
 
     let deviceNews: DeviceNews;
     let deviceLists: DeviceLists = { changed: [], left: [] };
-    if (since === undefined || fullState) {
-      const snapshot = await stream.snapshot(requester.deviceId, since === undefined ? undefined : decodeSyncToken(since));
+    const sinceToken = since === undefined ? undefined : decodeSyncToken(since);
+    const changes = sinceToken !== undefined && !fullState ? await stream.changesSince(sinceToken, timeoutMs, requester.deviceId) : undefined;
+    // Initial, full_state, or a token older than the stream keeps: every room with its full state.
+    const complete = changes === undefined || changes.expired;
+    if (complete) {
+      const snapshot = await stream.snapshot(requester.deviceId, sinceToken);
       position = snapshot.position;
       deviceNews = snapshot.device;
       presenceUpdates = snapshot.presence;
@@ -130,8 +135,11 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
         ...allAccountData.filter((entry) => entry.roomId === ""),
       ];
       for (const entry of allAccountData) if (entry.roomId !== "") addRoomAccountData(entry.roomId, entry);
+      if (changes?.expired === true) {
+        // Whatever device list changes the client missed are gone with the stream: it must re-query them all.
+        deviceLists = { changed: await localUsersSharingRoomsWith(db, config.serverName, requester.userId), left: [] };
+      }
     } else {
-      const changes = await stream.changesSince(decodeSyncToken(since), timeoutMs, requester.deviceId);
       position = changes.position;
       deviceNews = changes.device;
       deviceLists = changes.deviceLists;
@@ -205,7 +213,7 @@ export function registerSyncRoutes(client: Hono<AppEnv>): void {
     // user's membership (invited and knocking users' rooms carry none; rooms the user never was in, neither).
     for (const [roomId, entries] of roomAccountData) {
       if (!roomSelected(roomId) || join[roomId] || leave[roomId] || invite[roomId] || knock[roomId]) continue;
-      if (since === undefined || fullState) continue;
+      if (complete) continue;
       const membership = roomMemberships.get(roomId);
       const emptyTimeline = { events: [], limited: false };
       if (membership === "join") {
