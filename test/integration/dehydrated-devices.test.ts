@@ -7,32 +7,25 @@
  * here, errors against the spec's standard error body.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { ClientEvent, MsgType, Preset, SyncState, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { oneTimeKeys, signAs, testDevice, type Signed, type TestDevice } from "../support/e2ee";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName, type ApiResponse, type RequestOptions } from "../support/http";
-import { RoomTestClient, V3, assertError, type User } from "../support/rooms";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName, type ApiResponse, type RequestOptions } from "../support/http";
+import { V3, assertError, type User } from "../support/rooms";
 import { createTestClient } from "../support/sdk";
 
 const MSC3814 = "/_matrix/client/unstable/org.matrix.msc3814.v1";
 const DEVICE_DATA = { algorithm: "m.dehydration.v2", device_pickle: "opaque to the server", nonce: "n" };
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
 const sdkClients: MatrixClient[] = [];
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
+const homeserver = useTestHomeserver({
+  beforeStop: () => {
+    for (const client of sdkClients) client.stopClient();
+  },
 });
-after(async () => {
-  for (const client of sdkClients) client.stopClient();
-  await server.stop();
-});
+const { api, rooms } = homeserver;
 
 /** A request to an MSC3814 endpoint, which the OpenAPI definitions do not describe. */
 function unstable<T = Record<string, unknown>>(method: string, path: string, body: unknown, options: RequestOptions): Promise<ApiResponse<T>> {
@@ -336,7 +329,7 @@ interface Session {
  */
 async function startCryptoClient(session: Session, secretStorageKey: { key?: Uint8Array<ArrayBuffer> } = {}, initialSyncLimit = 20): Promise<MatrixClient> {
   const client = createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: session.access_token,
     userId: session.user_id,
     deviceId: session.device_id,

@@ -4,24 +4,19 @@
  * sent after it appeared; cross-signing bootstrap and key backup creation succeed.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { ClientEvent, MsgType, Preset, SyncState, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
 import { createTestClient } from "../support/sdk";
 
-let server: TestHomeserver;
-let api: TestClient;
 const clients: MatrixClient[] = [];
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
+const homeserver = useTestHomeserver({
+  beforeStop: () => {
+    for (const client of clients) client.stopClient();
+  },
 });
-after(async () => {
-  for (const client of clients) client.stopClient();
-  await server.stop();
-});
+const { api } = homeserver;
 
 const PASSWORD = "a good password";
 
@@ -42,7 +37,7 @@ async function startCryptoClient(
   initialSyncLimit = 20,
 ): Promise<MatrixClient> {
   const client = createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: session.access_token,
     userId: session.user_id,
     deviceId: session.device_id,

@@ -38,7 +38,11 @@ export interface RequestOptions {
 }
 
 export class TestClient {
-  constructor(readonly baseUrl: string) {}
+  /**
+   * `baseUrl` may be a function, read at each request: useTestHomeserver hands out its client when the
+   * test file loads, before the server has started.
+   */
+  constructor(private readonly baseUrl: string | (() => string)) {}
 
   async request<T = Record<string, unknown>>(
     method: string,
@@ -51,7 +55,8 @@ export class TestClient {
     let payload: string | undefined = options.rawBody;
     if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined) headers["content-type"] ??= "application/json";
-    const response = await fetch(this.baseUrl + path, { method, headers, body: payload });
+    const baseUrl = typeof this.baseUrl === "string" ? this.baseUrl : this.baseUrl();
+    const response = await fetch(baseUrl + path, { method, headers, body: payload });
     const text = await response.text();
     let parsed: unknown = text;
     if ((response.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
