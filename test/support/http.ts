@@ -88,6 +88,17 @@ export class TestClient {
     if (response.status !== 200) throw new Error(`register ${username}: ${response.status} ${JSON.stringify(response.body)}`);
     return response.body;
   }
+
+  /** Logs in with a password (a new device) and returns the login response. */
+  async login(username: string, password: string) {
+    const response = await this.post<{ user_id: string; access_token: string; device_id: string }>("/_matrix/client/v3/login", {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: username },
+      password,
+    });
+    if (response.status !== 200) throw new Error(`login ${username}: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  }
 }
 
 let counter = 0;
