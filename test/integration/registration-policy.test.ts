@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, test } from "node:test";
 import { useTestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { sharedSecretRegister, uniqueName } from "../support/http";
 
 const V3 = "/_matrix/client/v3";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -26,22 +26,6 @@ const policy = useTestHomeserver({
 const closed = useTestHomeserver({ vars: { ENABLE_REGISTRATION: "false", MAX_JSON_BODY_BYTES: "2048", ALLOW_GUEST_ACCESS: "true" } });
 const { api } = policy;
 const { api: closedApi } = closed;
-
-async function sharedSecretRegister(
-  client: TestClient,
-  secret: string,
-  fields: { username: string; password: string; admin?: boolean },
-) {
-  const { body } = await client.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
-  const mac = createHmac("sha1", secret)
-    .update([body.nonce, fields.username, fields.password, fields.admin ? "admin" : "notadmin"].join("\x00"))
-    .digest("hex");
-  return client.post<{ user_id: string; access_token: string; device_id: string }>(
-    "/_synapse/admin/v1/register",
-    { nonce: body.nonce, ...fields, mac },
-    { checkSpec: false },
-  );
-}
 
 describe("shared-secret registration", () => {
   test("nonce and HMAC-SHA1 create a user; a bad MAC or a reused nonce is refused", async () => {

@@ -1,5 +1,6 @@
 /** A small HTTP client for tests that checks every response it is asked to against the OpenAPI definitions. */
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { validateResponse } from "./openapi";
 
 /**
@@ -106,4 +107,21 @@ let counter = 0;
 export function uniqueName(prefix: string): string {
   counter += 1;
   return `${prefix}${counter}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
+
+/** Synapse's shared-secret registration (nonce, then HMAC-SHA1), which the homeserver supports for admins and scripts. */
+export async function sharedSecretRegister(
+  client: TestClient,
+  secret: string,
+  fields: { username: string; password: string; admin?: boolean },
+) {
+  const { body } = await client.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
+  const mac = createHmac("sha1", secret)
+    .update([body.nonce, fields.username, fields.password, fields.admin ? "admin" : "notadmin"].join("\x00"))
+    .digest("hex");
+  return client.post<{ user_id: string; access_token: string; device_id: string }>(
+    "/_synapse/admin/v1/register",
+    { nonce: body.nonce, ...fields, mac },
+    { checkSpec: false },
+  );
 }
