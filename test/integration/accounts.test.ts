@@ -4,18 +4,12 @@
  * every bad input answered with the spec's error.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { describe, test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
 
-let server: TestHomeserver;
-let api: TestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-});
-after(() => server.stop());
+const homeserver = useTestHomeserver();
+const { api } = homeserver;
 
 const V3 = "/_matrix/client/v3";
 
@@ -32,11 +26,11 @@ describe("discovery", () => {
     assert.equal(versions.status, 200);
     assert.ok(versions.body.versions.includes("v1.1"));
     const wellKnown = await api.get<{ "m.homeserver": { base_url: string } }>("/.well-known/matrix/client");
-    assert.equal(wellKnown.body["m.homeserver"].base_url, server.url);
+    assert.equal(wellKnown.body["m.homeserver"].base_url, homeserver.server.url);
     assert.equal(wellKnown.headers.get("access-control-allow-origin"), "*");
     const serverWellKnown = await api.get("/.well-known/matrix/server", { checkSpec: false });
     assert.equal(serverWellKnown.status, 404, "no delegation is configured");
-    const health = await fetch(`${server.url}/health`);
+    const health = await fetch(`${homeserver.server.url}/health`);
     assert.equal(await health.text(), "OK");
   });
 
@@ -62,7 +56,7 @@ describe("discovery", () => {
     const wrongMethod = await api.request("PATCH", `${V3}/login`, undefined, { checkSpec: false });
     assert.equal(wrongMethod.status, 405);
     assert.equal(wrongMethod.body.errcode, "M_UNRECOGNIZED");
-    const preflight = await fetch(`${server.url}${V3}/login`, {
+    const preflight = await fetch(`${homeserver.server.url}${V3}/login`, {
       method: "OPTIONS",
       headers: { origin: "https://app.element.io", "access-control-request-method": "POST" },
     });

@@ -7,32 +7,25 @@
  * here, errors against the spec's standard error body.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { ClientEvent, MsgType, Preset, SyncState, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { describe, test } from "node:test";
+import { MsgType, Preset, type MatrixClient } from "matrix-js-sdk";
 import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { oneTimeKeys, signAs, testDevice, type Signed, type TestDevice } from "../support/e2ee";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName, type ApiResponse, type RequestOptions } from "../support/http";
-import { RoomTestClient, V3, assertError, type User } from "../support/rooms";
-import { createTestClient } from "../support/sdk";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName, type ApiResponse, type RequestOptions } from "../support/http";
+import { V3, assertError, type User } from "../support/rooms";
+import { createTestClient, decryptedBodies, startWithRustCrypto, waitFor } from "../support/sdk";
 
 const MSC3814 = "/_matrix/client/unstable/org.matrix.msc3814.v1";
 const DEVICE_DATA = { algorithm: "m.dehydration.v2", device_pickle: "opaque to the server", nonce: "n" };
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
 const sdkClients: MatrixClient[] = [];
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
+const homeserver = useTestHomeserver({
+  beforeStop: () => {
+    for (const client of sdkClients) client.stopClient();
+  },
 });
-after(async () => {
-  for (const client of sdkClients) client.stopClient();
-  await server.stop();
-});
+const { api, rooms } = homeserver;
 
 /** A request to an MSC3814 endpoint, which the OpenAPI definitions do not describe. */
 function unstable<T = Record<string, unknown>>(method: string, path: string, body: unknown, options: RequestOptions): Promise<ApiResponse<T>> {
@@ -313,17 +306,6 @@ describe("dehydrated device", () => {
 
 const PASSWORD = "a good password";
 
-/** Polls `probe` until it returns something other than undefined. */
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 interface Session {
   user_id: string;
   access_token: string;
@@ -336,7 +318,7 @@ interface Session {
  */
 async function startCryptoClient(session: Session, secretStorageKey: { key?: Uint8Array<ArrayBuffer> } = {}, initialSyncLimit = 20): Promise<MatrixClient> {
   const client = createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: session.access_token,
     userId: session.user_id,
     deviceId: session.device_id,
@@ -348,41 +330,8 @@ async function startCryptoClient(session: Session, secretStorageKey: { key?: Uin
     },
   });
   sdkClients.push(client);
-  await client.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state !== SyncState.Prepared) return;
-      client.off(ClientEvent.Sync, onSync);
-      resolve();
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit });
-  await prepared;
+  await startWithRustCrypto(client, initialSyncLimit);
   return client;
-}
-
-async function login(username: string): Promise<Session> {
-  const response = await api.post<Session>(`${V3}/login`, {
-    type: "m.login.password",
-    identifier: { type: "m.id.user", user: username },
-    password: PASSWORD,
-  });
-  assert.equal(response.status, 200, JSON.stringify(response.body));
-  return response.body;
-}
-
-async function decryptedBodies(client: MatrixClient, roomId: string): Promise<string[]> {
-  const timeline: MatrixEvent[] = client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
-  const bodies: string[] = [];
-  for (const event of timeline) {
-    if (event.getWireType() !== "m.room.encrypted") continue;
-    await client.decryptEventIfNeeded(event);
-    if (event.isDecryptionFailure()) continue;
-    const body = event.getContent()["body"];
-    if (typeof body === "string") bodies.push(body);
-  }
-  return bodies;
 }
 
 test("matrix-js-sdk: a device dehydrates; after it logs out, a new device rehydrates it and decrypts what was sent meanwhile", async () => {
@@ -441,7 +390,7 @@ test("matrix-js-sdk: a device dehydrates; after it logs out, a new device rehydr
   await bob.sendMessage(roomId, { msgtype: MsgType.Text, body: "sent while alice was away" });
 
   // A new device of alice: it takes the cross-signing keys from secret storage, then rehydrates.
-  const laptopSession = await login(aliceName);
+  const laptopSession = await api.login(aliceName, PASSWORD);
   const queuedForDehydrated = await allEvents({ userId: aliceId, token: laptopSession.access_token, deviceId: laptopSession.device_id }, dehydratedId, 100);
   assert.ok(
     queuedForDehydrated.pages.some((page) => page.events.some((event) => event.type === "m.room.encrypted" && event.sender === bobId)),

@@ -4,37 +4,21 @@
  * sent after it appeared; cross-signing bootstrap and key backup creation succeed.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { ClientEvent, MsgType, Preset, SyncState, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
-import { createTestClient } from "../support/sdk";
+import { test } from "node:test";
+import { MsgType, Preset, type MatrixClient } from "matrix-js-sdk";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
+import { createTestClient, decryptedBodies, startWithRustCrypto, waitFor } from "../support/sdk";
 
-let server: TestHomeserver;
-let api: TestClient;
 const clients: MatrixClient[] = [];
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
+const homeserver = useTestHomeserver({
+  beforeStop: () => {
+    for (const client of clients) client.stopClient();
+  },
 });
-after(async () => {
-  for (const client of clients) client.stopClient();
-  await server.stop();
-});
+const { api } = homeserver;
 
 const PASSWORD = "a good password";
-
-/** Polls `probe` until it returns something other than undefined. */
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A logged-in client with Rust crypto, syncing; its first sync shows `initialSyncLimit` events of each room. */
 async function startCryptoClient(
@@ -42,48 +26,14 @@ async function startCryptoClient(
   initialSyncLimit = 20,
 ): Promise<MatrixClient> {
   const client = createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: session.access_token,
     userId: session.user_id,
     deviceId: session.device_id,
   });
   clients.push(client);
-  await client.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state !== SyncState.Prepared) return;
-      client.off(ClientEvent.Sync, onSync);
-      resolve();
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit });
-  await prepared;
+  await startWithRustCrypto(client, initialSyncLimit);
   return client;
-}
-
-async function login(username: string): Promise<{ user_id: string; access_token: string; device_id: string }> {
-  const response = await api.post<{ user_id: string; access_token: string; device_id: string }>("/_matrix/client/v3/login", {
-    type: "m.login.password",
-    identifier: { type: "m.id.user", user: username },
-    password: PASSWORD,
-  });
-  assert.equal(response.status, 200, JSON.stringify(response.body));
-  return response.body;
-}
-
-/** The decrypted bodies of the encrypted messages in a room's live timeline. */
-async function decryptedBodies(client: MatrixClient, roomId: string): Promise<string[]> {
-  const events: MatrixEvent[] = client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
-  const bodies: string[] = [];
-  for (const event of events) {
-    if (event.getWireType() !== "m.room.encrypted") continue;
-    await client.decryptEventIfNeeded(event);
-    if (event.isDecryptionFailure()) continue;
-    const body = event.getContent()["body"];
-    if (typeof body === "string") bodies.push(body);
-  }
-  return bodies;
 }
 
 async function waitForBody(client: MatrixClient, roomId: string, body: string): Promise<void> {
@@ -128,7 +78,7 @@ test("matrix-js-sdk with Rust crypto: encrypted messages both ways, a new device
   // from the newest event, an unencrypted topic: matrix-js-sdk keeps every message it cannot decrypt (the
   // ones from before it existed) watched for five minutes, which would keep this test's process alive.
   await alice.setRoomTopic(roomId, "encrypted from here on");
-  const aliceLaptop = await startCryptoClient(await login(aliceName), 1);
+  const aliceLaptop = await startCryptoClient(await api.login(aliceName, PASSWORD), 1);
   await waitFor("bob to learn of alice's new device", async () => {
     const devices = await bob.getCrypto()!.getUserDeviceInfo([aliceId], true);
     return devices.get(aliceId)?.has(aliceLaptop.getDeviceId()!) ? true : undefined;

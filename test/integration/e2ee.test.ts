@@ -5,22 +5,13 @@
  * checked against the OpenAPI definitions.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { crossSigningKeys, oneTimeKeys, signAs, testDevice, type Signed, type TestDevice } from "../support/e2ee";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
-import { RoomTestClient, V3, assertError, type User } from "../support/rooms";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
+import { V3, assertError, type User } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
-});
-after(() => server.stop());
+const { api, rooms } = useTestHomeserver();
 
 interface SyncBody {
   next_batch: string;

@@ -4,21 +4,11 @@
  * M_WRONG_ROOM_KEYS_VERSION. Every response is checked against the OpenAPI definitions.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient } from "../support/http";
-import { RoomTestClient, V3, assertError, type User } from "../support/rooms";
+import { test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { V3, assertError, type User } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
-});
-after(() => server.stop());
+const { api, rooms } = useTestHomeserver();
 
 const ALGORITHM = "m.megolm_backup.v1.curve25519-aes-sha2";
 const ROOM = "!room:localhost";

@@ -11,7 +11,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { MatrixError, MsgType, Preset, type MatrixClient } from "matrix-js-sdk";
-import { freePort } from "../../scripts/lib/postgres";
 import { isBlockedAddress, parseIpAddress } from "../../src/media/ip-ranges";
 import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
 import { TestClient, uniqueName } from "../support/http";

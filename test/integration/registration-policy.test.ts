@@ -8,54 +8,29 @@ import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { after, before, describe, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { describe, test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { sharedSecretRegister, uniqueName } from "../support/http";
 
 const V3 = "/_matrix/client/v3";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-let policy: TestHomeserver;
-let closed: TestHomeserver;
-let api: TestClient;
-let closedApi: TestClient;
-
-before(async () => {
-  policy = await startTestHomeserver({
+const policy = useTestHomeserver({
+  vars: {
     REGISTRATION_REQUIRES_TOKEN: "true",
     ACCESS_TOKEN_LIFETIME_MS: "1500",
     RC_LOGIN_ADDRESS_PER_SECOND: "0.01",
     RC_LOGIN_ADDRESS_BURST: "4",
-  });
-  closed = await startTestHomeserver({ ENABLE_REGISTRATION: "false", MAX_JSON_BODY_BYTES: "2048", ALLOW_GUEST_ACCESS: "true" });
-  api = new TestClient(policy.url);
-  closedApi = new TestClient(closed.url);
+  },
 });
-after(async () => {
-  await policy.stop();
-  await closed.stop();
-});
-
-async function sharedSecretRegister(
-  client: TestClient,
-  secret: string,
-  fields: { username: string; password: string; admin?: boolean },
-) {
-  const { body } = await client.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
-  const mac = createHmac("sha1", secret)
-    .update([body.nonce, fields.username, fields.password, fields.admin ? "admin" : "notadmin"].join("\x00"))
-    .digest("hex");
-  return client.post<{ user_id: string; access_token: string; device_id: string }>(
-    "/_synapse/admin/v1/register",
-    { nonce: body.nonce, ...fields, mac },
-    { checkSpec: false },
-  );
-}
+const closed = useTestHomeserver({ vars: { ENABLE_REGISTRATION: "false", MAX_JSON_BODY_BYTES: "2048", ALLOW_GUEST_ACCESS: "true" } });
+const { api } = policy;
+const { api: closedApi } = closed;
 
 describe("shared-secret registration", () => {
   test("nonce and HMAC-SHA1 create a user; a bad MAC or a reused nonce is refused", async () => {
     const username = uniqueName("admin");
-    const created = await sharedSecretRegister(closedApi, closed.registrationSharedSecret, { username, password: "pw", admin: true });
+    const created = await sharedSecretRegister(closedApi, closed.server.registrationSharedSecret, { username, password: "pw", admin: true });
     assert.equal(created.status, 200);
     assert.equal(created.body.user_id, `@${username}:localhost`);
     const whoami = await closedApi.get(`${V3}/account/whoami`, { token: created.body.access_token });
@@ -67,7 +42,7 @@ describe("shared-secret registration", () => {
 
     const { body } = await closedApi.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
     const fields = { username: uniqueName("once"), password: "pw" };
-    const mac = createHmac("sha1", closed.registrationSharedSecret)
+    const mac = createHmac("sha1", closed.server.registrationSharedSecret)
       .update([body.nonce, fields.username, fields.password, "notadmin"].join("\x00"))
       .digest("hex");
     const first = await closedApi.post("/_synapse/admin/v1/register", { nonce: body.nonce, ...fields, mac }, { checkSpec: false });
@@ -80,8 +55,8 @@ describe("shared-secret registration", () => {
     const username = uniqueName("cli");
     const { stdout } = await promisify(execFile)(
       "npm",
-      ["run", "--silent", "register-user", "--", "-u", username, "-p", "cli-pass", "--admin", "--url", closed.url],
-      { cwd: ROOT, env: { ...process.env, REGISTRATION_SHARED_SECRET: closed.registrationSharedSecret } },
+      ["run", "--silent", "register-user", "--", "-u", username, "-p", "cli-pass", "--admin", "--url", closed.server.url],
+      { cwd: ROOT, env: { ...process.env, REGISTRATION_SHARED_SECRET: closed.server.registrationSharedSecret } },
     );
     assert.match(stdout, new RegExp(`Registered @${username}:localhost \\(admin\\)`));
     const login = await closedApi.post(`${V3}/login`, { type: "m.login.password", user: username, password: "cli-pass" });
@@ -115,9 +90,9 @@ describe("closed registration and limits", () => {
 
 describe("registration tokens", () => {
   test("admin API manages tokens; m.login.registration_token spends them", async () => {
-    const admin = await sharedSecretRegister(api, policy.registrationSharedSecret, { username: uniqueName("boss"), password: "pw", admin: true });
+    const admin = await sharedSecretRegister(api, policy.server.registrationSharedSecret, { username: uniqueName("boss"), password: "pw", admin: true });
     const token = admin.body.access_token;
-    const plain = await sharedSecretRegister(api, policy.registrationSharedSecret, { username: uniqueName("pleb"), password: "pw" });
+    const plain = await sharedSecretRegister(api, policy.server.registrationSharedSecret, { username: uniqueName("pleb"), password: "pw" });
     const notAdmin = await api.post("/_synapse/admin/v1/registration_tokens/new", {}, { token: plain.body.access_token, checkSpec: false });
     assert.equal(notAdmin.status, 403);
 
@@ -177,7 +152,7 @@ describe("registration tokens", () => {
 describe("expiring tokens and rate limits", () => {
   test("an expired access token is a soft logout; its refresh token still works", async () => {
     const username = uniqueName("soft");
-    await sharedSecretRegister(api, policy.registrationSharedSecret, { username, password: "pw" });
+    await sharedSecretRegister(api, policy.server.registrationSharedSecret, { username, password: "pw" });
     const login = await api.post<{ access_token: string; refresh_token: string; expires_in_ms: number }>(`${V3}/login`, {
       type: "m.login.password",
       user: username,

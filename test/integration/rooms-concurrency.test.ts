@@ -3,21 +3,12 @@
  * stored once, every reader sees one total order, and the event graph stays a single chain.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient } from "../support/http";
-import { RoomTestClient, assertError, roomPath, type ClientEvent, type User } from "../support/rooms";
+import { describe, test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { assertError, roomPath, type ClientEvent, type User } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
-});
-after(() => server.stop());
+const homeserver = useTestHomeserver();
+const { api, rooms } = homeserver;
 
 describe("concurrency", () => {
   test("20 concurrent senders: each event stored once, one total order, a linear graph", async () => {
@@ -61,7 +52,7 @@ describe("concurrency", () => {
 
     // A linear graph: one forward extremity whose depth is the number of events, so every event's
     // depth is its predecessor's plus one along a single chain of prev_events.
-    const admin = await rooms.admin(server.registrationSharedSecret);
+    const admin = await rooms.admin(homeserver.server.registrationSharedSecret);
     const extremities = await api.get<{ count: number; results: { event_id: string; depth: number }[] }>(
       `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/forward_extremities`,
       { token: admin, checkSpec: false },

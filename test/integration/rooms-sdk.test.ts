@@ -4,23 +4,18 @@
  * power levels and bans, and redact.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { Direction, EventType, KnownMembership, MatrixError, MsgType, Preset, type IEvent, type MatrixClient } from "matrix-js-sdk";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
 import { createTestClient } from "../support/sdk";
 
-let server: TestHomeserver;
-
-before(async () => {
-  server = await startTestHomeserver();
-});
-after(() => server.stop());
+const homeserver = useTestHomeserver();
 
 async function signedInClient(prefix: string): Promise<MatrixClient> {
-  const registered = await new TestClient(server.url).register(uniqueName(prefix), "password");
+  const registered = await homeserver.api.register(uniqueName(prefix), "password");
   return createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: registered.access_token,
     userId: registered.user_id,
     deviceId: registered.device_id,

@@ -8,23 +8,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { startHomeserver } from "../../scripts/lib/homeserver";
 import { freePort } from "../../scripts/lib/postgres";
-import { TEST_VARS, startTestHomeserver, type TestHomeserver } from "../support/homeserver";
+import { TEST_VARS, useTestHomeserver } from "../support/homeserver";
 import { TestClient, uniqueName, type ApiResponse } from "../support/http";
-import { RoomTestClient, V3, assertError, roomPath, txn, type ClientEvent, type MessagesBody } from "../support/rooms";
+import { V3, assertError, roomPath, txn, type ClientEvent, type MessagesBody } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
-});
-after(() => server.stop());
+const { api, rooms } = useTestHomeserver();
 
 describe("room creation", () => {
   test("the default private_chat room: initial events in the spec's order, creator joined", async () => {

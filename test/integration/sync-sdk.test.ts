@@ -3,27 +3,23 @@
  * messages in order, typing, receipts, display-name changes, and the room's name and topic.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { ClientEvent, type MatrixClient, type Room } from "matrix-js-sdk";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
 import { createTestClient } from "../support/sdk";
 
-let server: TestHomeserver;
 const clients: MatrixClient[] = [];
-
-before(async () => {
-  server = await startTestHomeserver();
-});
-after(async () => {
-  for (const client of clients) client.stopClient();
-  await server.stop();
+const homeserver = useTestHomeserver({
+  beforeStop: () => {
+    for (const client of clients) client.stopClient();
+  },
 });
 
 async function startedClient(prefix: string): Promise<MatrixClient> {
-  const registered = await new TestClient(server.url).register(uniqueName(prefix), "pw");
+  const registered = await homeserver.api.register(uniqueName(prefix), "pw");
   const client = createTestClient({
-    baseUrl: server.url,
+    baseUrl: homeserver.server.url,
     accessToken: registered.access_token,
     userId: registered.user_id,
     deviceId: registered.device_id,

@@ -4,20 +4,11 @@
  * against the OpenAPI definition.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { describe, test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { V3, roomPath, type User } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-});
-after(() => server.stop());
-
-const V3 = "/_matrix/client/v3";
+const { api, rooms } = useTestHomeserver();
 
 interface SyncEvent {
   type: string;
@@ -45,16 +36,6 @@ interface SyncResponse {
   account_data?: { events: SyncEvent[] };
 }
 
-interface User {
-  userId: string;
-  token: string;
-}
-
-async function user(prefix: string): Promise<User> {
-  const registered = await api.register(uniqueName(prefix), "pw");
-  return { userId: registered.user_id, token: registered.access_token };
-}
-
 async function sync(who: User, params: Record<string, string> = {}): Promise<SyncResponse> {
   const query = new URLSearchParams(params).toString();
   const response = await api.get<SyncResponse>(`${V3}/sync${query ? `?${query}` : ""}`, { token: who.token });
@@ -62,35 +43,15 @@ async function sync(who: User, params: Record<string, string> = {}): Promise<Syn
   return response.body;
 }
 
-async function createRoom(who: User, body: Record<string, unknown> = {}): Promise<string> {
-  const response = await api.post<{ room_id: string }>(`${V3}/createRoom`, body, { token: who.token });
-  assert.equal(response.status, 200, JSON.stringify(response.body));
-  return response.body.room_id;
-}
-
-const room = (roomId: string) => `${V3}/rooms/${encodeURIComponent(roomId)}`;
-
-async function send(who: User, roomId: string, body: string): Promise<string> {
-  const response = await api.put<{ event_id: string }>(
-    `${room(roomId)}/send/m.room.message/${uniqueName("txn")}`,
-    { msgtype: "m.text", body },
-    { token: who.token },
-  );
-  assert.equal(response.status, 200, JSON.stringify(response.body));
-  return response.body.event_id;
-}
-
-async function join(who: User, roomId: string): Promise<void> {
-  const response = await api.post(`${room(roomId)}/join`, {}, { token: who.token });
-  assert.equal(response.status, 200, JSON.stringify(response.body));
-}
+/** Sends a text message. */
+const send = (who: User, roomId: string, body: string): Promise<string> => rooms.send(who, roomId, { msgtype: "m.text", body });
 
 const bodies = (events: SyncEvent[] = []) => events.filter((e) => e.type === "m.room.message").map((e) => e.content.body);
 
 describe("sync", () => {
   test("initial sync shows joined rooms with timeline and state; incremental sync only what is new", async () => {
-    const alice = await user("alice");
-    const roomId = await createRoom(alice, { name: "Garden", topic: "Plants" });
+    const alice = await rooms.user("alice");
+    const roomId = await rooms.createRoom(alice, { name: "Garden", topic: "Plants" });
     await send(alice, roomId, "one");
     await send(alice, roomId, "two");
 
@@ -115,10 +76,10 @@ describe("sync", () => {
   });
 
   test("a long-poll returns as soon as another member sends", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     const { next_batch: since } = await sync(bob);
 
     const started = Date.now();
@@ -137,25 +98,25 @@ describe("sync", () => {
   });
 
   test("invites arrive with stripped state; joining and leaving move the room", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { name: "Private", preset: "private_chat" });
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { name: "Private", preset: "private_chat" });
     const { next_batch: since } = await sync(bob);
-    assert.equal((await api.post(`${room(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
 
     const invited = await sync(bob, { since, timeout: "5000" });
     const inviteState = invited.rooms?.invite?.[roomId]?.invite_state.events ?? [];
     assert.ok(inviteState.some((e) => e.type === "m.room.name" && e.content.name === "Private"));
     assert.ok(inviteState.some((e) => e.type === "m.room.member" && e.state_key === bob.userId && e.content.membership === "invite"));
 
-    await join(bob, roomId);
+    await rooms.join(bob, roomId);
     const joined = await sync(bob, { since: invited.next_batch });
     const joinedRoom = joined.rooms?.join?.[roomId];
     assert.ok(joinedRoom, "the room moved to rooms.join");
     const stateAndTimeline = [...(joinedRoom.state?.events ?? []), ...(joinedRoom.timeline?.events ?? [])];
     assert.ok(stateAndTimeline.some((e) => e.type === "m.room.name"), "a newly joined room comes with its state");
 
-    assert.equal((await api.post(`${room(roomId)}/leave`, {}, { token: bob.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/leave`, {}, { token: bob.token })).status, 200);
     const left = await sync(bob, { since: joined.next_batch });
     const leftRoom = left.rooms?.leave?.[roomId];
     assert.ok(leftRoom, "the room moved to rooms.leave");
@@ -163,18 +124,18 @@ describe("sync", () => {
   });
 
   test("typing notifications and receipts reach other members once", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     const eventId = await send(alice, roomId, "read me");
     const { next_batch: since } = await sync(alice);
 
-    const typing = await api.put(`${room(roomId)}/typing/${encodeURIComponent(bob.userId)}`, { typing: true, timeout: 1000 }, { token: bob.token });
+    const typing = await api.put(`${roomPath(roomId)}/typing/${encodeURIComponent(bob.userId)}`, { typing: true, timeout: 1000 }, { token: bob.token });
     assert.equal(typing.status, 200);
-    const receipt = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    const receipt = await api.post(`${roomPath(roomId)}/receipt/m.read/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
     assert.equal(receipt.status, 200);
-    const privateReceipt = await api.post(`${room(roomId)}/receipt/m.read.private/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    const privateReceipt = await api.post(`${roomPath(roomId)}/receipt/m.read.private/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
     assert.equal(privateReceipt.status, 200);
 
     const seen = await sync(alice, { since });
@@ -195,34 +156,34 @@ describe("sync", () => {
     assert.ok(bobReceipts[eventId]?.["m.read.private"], "bob sees his own private receipt");
 
     const second = await send(alice, roomId, "threaded");
-    const threaded = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "main" }, { token: bob.token });
+    const threaded = await api.post(`${roomPath(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "main" }, { token: bob.token });
     assert.equal(threaded.status, 200);
     const threadView = await sync(alice, { since: stopped.next_batch });
     const threadReceipts = threadView.rooms?.join?.[roomId]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content as Record<string, Record<string, Record<string, { thread_id?: string }>>>;
     assert.equal(threadReceipts[second]?.["m.read"]?.[bob.userId]?.thread_id, "main");
-    const badThread = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "$nonexistent" }, { token: bob.token });
+    const badThread = await api.post(`${roomPath(roomId)}/receipt/m.read/${encodeURIComponent(second)}`, { thread_id: "$nonexistent" }, { token: bob.token });
     assert.equal(badThread.status, 400);
 
-    const outsider = await user("eve");
-    const refused = await api.put(`${room(roomId)}/typing/${encodeURIComponent(outsider.userId)}`, { typing: true }, { token: outsider.token });
+    const outsider = await rooms.user("eve");
+    const refused = await api.put(`${roomPath(roomId)}/typing/${encodeURIComponent(outsider.userId)}`, { typing: true }, { token: outsider.token });
     assert.equal(refused.status, 403);
-    const forged = await api.put(`${room(roomId)}/typing/${encodeURIComponent(alice.userId)}`, { typing: true }, { token: bob.token });
+    const forged = await api.put(`${roomPath(roomId)}/typing/${encodeURIComponent(alice.userId)}`, { typing: true }, { token: bob.token });
     assert.equal(forged.status, 403);
-    const badReceipt = await api.post(`${room(roomId)}/receipt/m.bogus/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
+    const badReceipt = await api.post(`${roomPath(roomId)}/receipt/m.bogus/${encodeURIComponent(eventId)}`, {}, { token: bob.token });
     assert.equal(badReceipt.status, 400);
-    const unknownEvent = await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent("$nope")}`, {}, { token: bob.token });
+    const unknownEvent = await api.post(`${roomPath(roomId)}/receipt/m.read/${encodeURIComponent("$nope")}`, {}, { token: bob.token });
     assert.equal(unknownEvent.status, 404);
   });
 
   test("account data, tags and read markers arrive through sync", async () => {
-    const alice = await user("alice");
-    const roomId = await createRoom(alice);
+    const alice = await rooms.user("alice");
+    const roomId = await rooms.createRoom(alice);
     const eventId = await send(alice, roomId, "marker");
     const { next_batch: since } = await sync(alice);
     const me = encodeURIComponent(alice.userId);
     await api.put(`${V3}/user/${me}/account_data/org.example.theme`, { dark: true }, { token: alice.token });
     await api.put(`${V3}/user/${me}/rooms/${encodeURIComponent(roomId)}/tags/m.favourite`, { order: 0.5 }, { token: alice.token });
-    assert.equal((await api.post(`${room(roomId)}/read_markers`, { "m.fully_read": eventId, "m.read": eventId }, { token: alice.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/read_markers`, { "m.fully_read": eventId, "m.read": eventId }, { token: alice.token })).status, 200);
 
     const changes = await sync(alice, { since });
     assert.deepEqual(changes.account_data?.events, [{ type: "org.example.theme", content: { dark: true } }]);
@@ -235,8 +196,8 @@ describe("sync", () => {
     assert.ok(initial.rooms?.join?.[roomId]?.account_data?.events.some((e) => e.type === "m.tag"));
 
     // Account data of a room the user left belongs with the left rooms, never under rooms.join.
-    const leftRoom = await createRoom(alice);
-    assert.equal((await api.post(`${room(leftRoom)}/leave`, {}, { token: alice.token })).status, 200);
+    const leftRoom = await rooms.createRoom(alice);
+    assert.equal((await api.post(`${roomPath(leftRoom)}/leave`, {}, { token: alice.token })).status, 200);
     const afterLeave = (await sync(alice, { since: initial.next_batch })).next_batch;
     await api.put(`${V3}/user/${me}/rooms/${encodeURIComponent(leftRoom)}/account_data/org.example.note`, { n: 1 }, { token: alice.token });
     const withoutLeft = await sync(alice, { since: afterLeave });
@@ -248,8 +209,8 @@ describe("sync", () => {
   });
 
   test("a limited timeline's prev_batch joins up with /messages without gaps", async () => {
-    const alice = await user("alice");
-    const roomId = await createRoom(alice);
+    const alice = await rooms.user("alice");
+    const roomId = await rooms.createRoom(alice);
     const { next_batch: since } = await sync(alice);
     const sent: string[] = [];
     for (let index = 0; index < 12; index++) sent.push(await send(alice, roomId, `m${index}`));
@@ -261,32 +222,32 @@ describe("sync", () => {
     assert.deepEqual(bodies(timeline?.events), ["m7", "m8", "m9", "m10", "m11"]);
 
     const older = await api.get<{ chunk: SyncEvent[] }>(
-      `${room(roomId)}/messages?dir=b&limit=7&from=${encodeURIComponent(timeline!.prev_batch!)}`,
+      `${roomPath(roomId)}/messages?dir=b&limit=7&from=${encodeURIComponent(timeline!.prev_batch!)}`,
       { token: alice.token },
     );
     assert.deepEqual(bodies(older.body.chunk).reverse(), ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
   });
 
   test("notification counts follow the default push rules and reset with a receipt", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     await send(alice, roomId, "hello");
     const last = await send(alice, roomId, `hey ${bob.userId.slice(1, bob.userId.indexOf(":"))}, look`);
     const counts = (await sync(bob)).rooms?.join?.[roomId]?.unread_notifications;
     assert.deepEqual(counts, { notification_count: 2, highlight_count: 1 });
-    await api.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, {}, { token: bob.token });
+    await api.post(`${roomPath(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, {}, { token: bob.token });
     assert.deepEqual((await sync(bob)).rooms?.join?.[roomId]?.unread_notifications, { notification_count: 0, highlight_count: 0 });
   });
 
   test("lazy-loaded members: only the senders of the timeline and the user", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const carol = await user("carol");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
-    await join(carol, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const carol = await rooms.user("carol");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
+    await rooms.join(carol, roomId);
     await send(bob, roomId, "from bob");
     await send(carol, roomId, "from carol");
 
@@ -304,11 +265,11 @@ describe("sync", () => {
   });
 
   test("presence is shared with users who share a room, through sync and GET", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const stranger = await user("eve");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const stranger = await rooms.user("eve");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     const { next_batch: since } = await sync(alice);
 
     const status = `${V3}/presence/${encodeURIComponent(bob.userId)}/status`;
@@ -332,10 +293,10 @@ describe("sync", () => {
   });
 
   test("a sync made after another member's send returned includes the event", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     let since = (await sync(bob)).next_batch;
     for (let i = 0; i < 10; i += 1) {
       await send(alice, roomId, `message ${i}`);
@@ -346,11 +307,11 @@ describe("sync", () => {
   });
 
   test("knocking: the room shows under rooms.knock, then moves with an invite or a denial", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const carol = await user("carol");
-    const roomId = await createRoom(alice, { name: "Knock knock", preset: "private_chat" });
-    const joinRules = await api.put(`${room(roomId)}/state/m.room.join_rules/`, { join_rule: "knock" }, { token: alice.token });
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const carol = await rooms.user("carol");
+    const roomId = await rooms.createRoom(alice, { name: "Knock knock", preset: "private_chat" });
+    const joinRules = await api.put(`${roomPath(roomId)}/state/m.room.join_rules/`, { join_rule: "knock" }, { token: alice.token });
     assert.equal(joinRules.status, 200);
     const aliceSince = (await sync(alice)).next_batch;
     const bobSince = (await sync(bob)).next_batch;
@@ -377,7 +338,7 @@ describe("sync", () => {
     const twice = await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: alice.token });
     assert.equal(twice.status, 403);
     assert.equal(twice.body.errcode, "M_FORBIDDEN");
-    const publicRoom = await createRoom(alice, { preset: "public_chat" });
+    const publicRoom = await rooms.createRoom(alice, { preset: "public_chat" });
     const notKnockable = await api.post(`${V3}/knock/${encodeURIComponent(publicRoom)}`, {}, { token: bob.token });
     assert.equal(notKnockable.status, 403);
     assert.equal(notKnockable.body.errcode, "M_FORBIDDEN");
@@ -385,18 +346,18 @@ describe("sync", () => {
     assert.equal(unknown.status, 404);
 
     // Accepted: an invite, then a join.
-    assert.equal((await api.post(`${room(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/invite`, { user_id: bob.userId }, { token: alice.token })).status, 200);
     const invited = await sync(bob, { since: bobKnocked.next_batch });
     assert.ok(invited.rooms?.invite?.[roomId], "the knock became an invite");
     assert.equal(invited.rooms?.knock?.[roomId], undefined);
-    await join(bob, roomId);
+    await rooms.join(bob, roomId);
     const joined = await sync(bob, { since: invited.next_batch });
     assert.ok(joined.rooms?.join?.[roomId]);
 
     // Denied: a kick of the knocking user; and a knock can be withdrawn by leaving.
     const carolSince = (await sync(carol)).next_batch;
     assert.equal((await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: carol.token })).status, 200);
-    assert.equal((await api.post(`${room(roomId)}/kick`, { user_id: carol.userId, reason: "no" }, { token: alice.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/kick`, { user_id: carol.userId, reason: "no" }, { token: alice.token })).status, 200);
     const denied = await sync(carol, { since: carolSince });
     assert.equal(denied.rooms?.knock?.[roomId], undefined);
     assert.ok(
@@ -404,16 +365,16 @@ describe("sync", () => {
       "the denial shows under rooms.leave",
     );
     assert.equal((await api.post(`${V3}/knock/${encodeURIComponent(roomId)}`, {}, { token: carol.token })).status, 200);
-    assert.equal((await api.post(`${room(roomId)}/leave`, {}, { token: carol.token })).status, 200);
+    assert.equal((await api.post(`${roomPath(roomId)}/leave`, {}, { token: carol.token })).status, 200);
     const withdrawn = await sync(carol, { since: denied.next_batch });
     assert.ok(withdrawn.rooms?.leave?.[roomId], "a withdrawn knock shows under rooms.leave");
   });
 
   test("lazy-loaded members are not sent again unless include_redundant_members asks for them", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
-    const roomId = await createRoom(alice, { preset: "public_chat" });
-    await join(bob, roomId);
+    const alice = await rooms.user("alice");
+    const bob = await rooms.user("bob");
+    const roomId = await rooms.createRoom(alice, { preset: "public_chat" });
+    await rooms.join(bob, roomId);
     await send(bob, roomId, "first");
     const memberIds = (response: SyncResponse) =>
       (response.rooms?.join?.[roomId]?.state?.events ?? []).filter((e) => e.type === "m.room.member").map((e) => e.state_key).sort();
@@ -427,8 +388,8 @@ describe("sync", () => {
     assert.deepEqual(bodies(next.rooms?.join?.[roomId]?.timeline?.events), ["second"]);
     assert.deepEqual(memberIds(next), [], "bob's membership was sent already");
     // A member first sent in a response the client lost (it syncs from the same token again) is sent again.
-    const carol = await user("carol");
-    await join(carol, roomId);
+    const carol = await rooms.user("carol");
+    await rooms.join(carol, roomId);
     await send(carol, roomId, "from carol");
     const lost = await sync(alice, { filter: lazy, since: next.next_batch });
     assert.deepEqual(memberIds(lost), [carol.userId]);
@@ -439,7 +400,7 @@ describe("sync", () => {
     assert.deepEqual(memberIds(afterRetry), []);
 
     // A changed member event is not redundant.
-    const renamed = await api.put(`${room(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId)}`, { membership: "join", displayname: "Robert" }, { token: bob.token });
+    const renamed = await api.put(`${roomPath(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId)}`, { membership: "join", displayname: "Robert" }, { token: bob.token });
     assert.equal(renamed.status, 200);
     await send(bob, roomId, "third");
     const afterRename = await sync(alice, { filter: lazy, since: afterRetry.next_batch });
@@ -453,7 +414,7 @@ describe("sync", () => {
   });
 
   test("bad sync parameters get the spec's errors", async () => {
-    const alice = await user("alice");
+    const alice = await rooms.user("alice");
     const badToken = await api.get(`${V3}/sync?since=garbage`, { token: alice.token });
     assert.equal(badToken.status, 400);
     const badFilter = await api.get(`${V3}/sync?filter=${encodeURIComponent("{nope")}`, { token: alice.token });

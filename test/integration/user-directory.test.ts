@@ -1,17 +1,10 @@
 /** User directory search (spec: "User directory"). */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient, uniqueName } from "../support/http";
+import { test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { uniqueName } from "../support/http";
 
-let server: TestHomeserver;
-let api: TestClient;
-
-before(async () => {
-  server = await startTestHomeserver();
-  api = new TestClient(server.url);
-});
-after(() => server.stop());
+const { api } = useTestHomeserver();
 
 const V3 = "/_matrix/client/v3";
 

@@ -1,5 +1,6 @@
 /** A small HTTP client for tests that checks every response it is asked to against the OpenAPI definitions. */
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { validateResponse } from "./openapi";
 
 /**
@@ -38,7 +39,11 @@ export interface RequestOptions {
 }
 
 export class TestClient {
-  constructor(readonly baseUrl: string) {}
+  /**
+   * `baseUrl` may be a function, read at each request: useTestHomeserver hands out its client when the
+   * test file loads, before the server has started.
+   */
+  constructor(private readonly baseUrl: string | (() => string)) {}
 
   async request<T = Record<string, unknown>>(
     method: string,
@@ -51,7 +56,8 @@ export class TestClient {
     let payload: string | undefined = options.rawBody;
     if (payload === undefined && body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined) headers["content-type"] ??= "application/json";
-    const response = await fetch(this.baseUrl + path, { method, headers, body: payload });
+    const baseUrl = typeof this.baseUrl === "string" ? this.baseUrl : this.baseUrl();
+    const response = await fetch(baseUrl + path, { method, headers, body: payload });
     const text = await response.text();
     let parsed: unknown = text;
     if ((response.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
@@ -83,6 +89,17 @@ export class TestClient {
     if (response.status !== 200) throw new Error(`register ${username}: ${response.status} ${JSON.stringify(response.body)}`);
     return response.body;
   }
+
+  /** Logs in with a password (a new device) and returns the login response. */
+  async login(username: string, password: string) {
+    const response = await this.post<{ user_id: string; access_token: string; device_id: string }>("/_matrix/client/v3/login", {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: username },
+      password,
+    });
+    if (response.status !== 200) throw new Error(`login ${username}: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  }
 }
 
 let counter = 0;
@@ -90,4 +107,21 @@ let counter = 0;
 export function uniqueName(prefix: string): string {
   counter += 1;
   return `${prefix}${counter}_${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
+
+/** Synapse's shared-secret registration (nonce, then HMAC-SHA1), which the homeserver supports for admins and scripts. */
+export async function sharedSecretRegister(
+  client: TestClient,
+  secret: string,
+  fields: { username: string; password: string; admin?: boolean },
+) {
+  const { body } = await client.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
+  const mac = createHmac("sha1", secret)
+    .update([body.nonce, fields.username, fields.password, fields.admin ? "admin" : "notadmin"].join("\x00"))
+    .digest("hex");
+  return client.post<{ user_id: string; access_token: string; device_id: string }>(
+    "/_synapse/admin/v1/register",
+    { nonce: body.nonce, ...fields, mac },
+    { checkSpec: false },
+  );
 }

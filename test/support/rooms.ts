@@ -1,7 +1,6 @@
 /** Room helpers for HTTP tests: users, rooms, sending, paginating, and checking error responses. */
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { TestClient, uniqueName, type ApiResponse } from "./http";
+import { TestClient, sharedSecretRegister, uniqueName, type ApiResponse } from "./http";
 
 export const V3 = "/_matrix/client/v3";
 
@@ -54,14 +53,7 @@ export class RoomTestClient {
 
   /** A server admin through Synapse's shared-secret registration; returns its access token. */
   async admin(registrationSharedSecret: string): Promise<string> {
-    const { body } = await this.api.get<{ nonce: string }>("/_synapse/admin/v1/register", { checkSpec: false });
-    const username = uniqueName("admin");
-    const mac = createHmac("sha1", registrationSharedSecret).update([body.nonce, username, "pw", "admin"].join("\x00")).digest("hex");
-    const registered = await this.api.post<{ access_token: string }>(
-      "/_synapse/admin/v1/register",
-      { nonce: body.nonce, username, password: "pw", admin: true, mac },
-      { checkSpec: false },
-    );
+    const registered = await sharedSecretRegister(this.api, registrationSharedSecret, { username: uniqueName("admin"), password: "pw", admin: true });
     assert.equal(registered.status, 200);
     return registered.body.access_token;
   }

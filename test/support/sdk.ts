@@ -1,5 +1,5 @@
-/** matrix-js-sdk clients for tests, with the SDK's own logging kept to errors. */
-import { createClient, type ICreateClientOpts, type MatrixClient } from "matrix-js-sdk";
+/** matrix-js-sdk clients for tests, with the SDK's own logging kept to errors, and waiting on what they see. */
+import { ClientEvent, SyncState, createClient, type ICreateClientOpts, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import type { Logger } from "matrix-js-sdk/lib/logger.js";
 
 /**
@@ -29,4 +29,44 @@ const quietLogger: Logger = {
 
 export function createTestClient(options: ICreateClientOpts): MatrixClient {
   return createClient({ logger: quietLogger, ...options });
+}
+
+/** Polls `probe` until it returns something other than undefined. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Gives `client` Rust crypto (in memory) and starts it syncing; its first sync, awaited here, shows `initialSyncLimit` events of each room. */
+export async function startWithRustCrypto(client: MatrixClient, initialSyncLimit: number): Promise<void> {
+  await client.initRustCrypto({ useIndexedDB: false });
+  const prepared = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState) => {
+      if (state !== SyncState.Prepared) return;
+      client.off(ClientEvent.Sync, onSync);
+      resolve();
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit });
+  await prepared;
+}
+
+/** The decrypted bodies of the encrypted messages in a room's live timeline. */
+export async function decryptedBodies(client: MatrixClient, roomId: string): Promise<string[]> {
+  const events: MatrixEvent[] = client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [];
+  const bodies: string[] = [];
+  for (const event of events) {
+    if (event.getWireType() !== "m.room.encrypted") continue;
+    await client.decryptEventIfNeeded(event);
+    if (event.isDecryptionFailure()) continue;
+    const body = event.getContent()["body"];
+    if (typeof body === "string") bodies.push(body);
+  }
+  return bodies;
 }
