@@ -4,21 +4,11 @@
  * client may track as changed) and /keys/changes lists everyone; newer tokens stay exact.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { startTestHomeserver, type TestHomeserver } from "../support/homeserver";
-import { TestClient } from "../support/http";
-import { RoomTestClient, V3, type User } from "../support/rooms";
+import { test } from "node:test";
+import { useTestHomeserver } from "../support/homeserver";
+import { V3, type User } from "../support/rooms";
 
-let server: TestHomeserver;
-let api: TestClient;
-let rooms: RoomTestClient;
-
-before(async () => {
-  server = await startTestHomeserver({ SYNC_STREAM_RETENTION_MS: "1000" });
-  api = new TestClient(server.url);
-  rooms = new RoomTestClient(api);
-});
-after(() => server.stop());
+const { api, rooms } = useTestHomeserver({ vars: { SYNC_STREAM_RETENTION_MS: "1000" } });
 
 interface SyncBody {
   next_batch: string;
