@@ -17,6 +17,22 @@ promiseConstructor.withResolvers ??= function withResolvers<T>() {
   return { promise, resolve, reject };
 };
 
+/**
+ * matrix-js-sdk arms timers that outlive a stopped client (request timeouts of up to 110 s, a five-minute
+ * watch over events it could not decrypt yet, crypto retries with backoff). Unreferenced, they no longer
+ * keep a test file's process alive once its tests and its homeserver are done. (node:test's
+ * --test-force-exit would end the process instead, but it loses test verdicts: nodejs/node#64833.)
+ */
+function unreferencedWhenFromSdk<F extends (...args: never[]) => NodeJS.Timeout>(arm: F): F {
+  return ((...args: Parameters<F>) => {
+    const timer = arm(...args);
+    if (new Error().stack?.includes("matrix-js-sdk")) timer.unref();
+    return timer;
+  }) as F;
+}
+globalThis.setTimeout = unreferencedWhenFromSdk(globalThis.setTimeout);
+globalThis.setInterval = unreferencedWhenFromSdk(globalThis.setInterval);
+
 const ignore = (): void => undefined;
 const quietLogger: Logger = {
   trace: ignore,
