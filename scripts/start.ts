@@ -5,7 +5,7 @@
  */
 import { resolve } from "node:path";
 import { WORKER_SETTING_NAMES } from "./lib/settings";
-import { startHomeserver } from "./lib/homeserver";
+import { startHomeserver, stopOnSignals } from "./lib/homeserver";
 
 const vars: Record<string, string> = {};
 for (const name of WORKER_SETTING_NAMES) {
@@ -23,11 +23,4 @@ const server = await startHomeserver({
 });
 console.log(`homeserver ${vars.SERVER_NAME ?? "localhost"} listening on ${server.url}`);
 
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void server.stop().then(() => process.exit(0));
-  });
-}
+stopOnSignals(server);

@@ -4,7 +4,7 @@
  * environment. Prints `BENCH_READY <url>` once it serves, and stops cleanly on SIGTERM or SIGINT.
  */
 import { LogLevel } from "miniflare";
-import { startHomeserver } from "./homeserver";
+import { startHomeserver, stopOnSignals } from "./homeserver";
 
 const vars = JSON.parse(process.env.BENCH_SERVER_VARS ?? "{}") as Record<string, string>;
 const server = await startHomeserver({
@@ -18,11 +18,4 @@ const server = await startHomeserver({
 });
 console.log(`BENCH_READY ${server.url}`);
 
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void server.stop().then(() => process.exit(0));
-  });
-}
+stopOnSignals(server);

@@ -44,6 +44,18 @@ export interface RunningHomeserver {
   stop(): Promise<void>;
 }
 
+/** Stops the server on Ctrl-C or SIGTERM (once, however often the signal comes), then exits. */
+export function stopOnSignals(server: RunningHomeserver): void {
+  let stopping = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void server.stop().then(() => process.exit(0));
+    });
+  }
+}
+
 interface LocalSecrets {
   registrationSharedSecret: string;
   /** The server's ed25519 signing key in Synapse's signing-key file format. */

@@ -23,9 +23,8 @@ export const roomEventFilterSchema = z.object({
 
 export type RoomEventFilter = z.infer<typeof roomEventFilterSchema>;
 
-/** Parses the `filter` query parameter: M_NOT_JSON if it is not JSON, M_BAD_JSON if not a RoomEventFilter. */
-export function parseRoomEventFilter(text: string | undefined): RoomEventFilter {
-  if (text === undefined || text === "") return {};
+/** A `filter` query parameter holding JSON: M_NOT_JSON if it is not JSON, M_BAD_JSON if not an object. */
+export function parseFilterParamObject(text: string): object {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -33,6 +32,13 @@ export function parseRoomEventFilter(text: string | undefined): RoomEventFilter 
     throw new MatrixError(400, "M_NOT_JSON", "The filter parameter is not valid JSON");
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw badJson("The filter must be a JSON object");
+  return parsed;
+}
+
+/** Parses the `filter` query parameter: M_NOT_JSON if it is not JSON, M_BAD_JSON if not a RoomEventFilter. */
+export function parseRoomEventFilter(text: string | undefined): RoomEventFilter {
+  if (text === undefined || text === "") return {};
+  const parsed = parseFilterParamObject(text);
   const result = roomEventFilterSchema.safeParse(parsed);
   if (!result.success) throw zodErrorToMatrixError(result.error, parsed);
   return result.data;

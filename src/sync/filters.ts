@@ -3,9 +3,8 @@
  * `filter` parameter, built on the RoomEventFilter that /messages shares.
  */
 import { z } from "zod";
-import { MatrixError, badJson } from "../http/errors";
 import { zodErrorToMatrixError } from "../http/request-body";
-import { roomEventFilterSchema, type RoomEventFilter } from "../rooms/event-filter";
+import { parseFilterParamObject, roomEventFilterSchema, type RoomEventFilter } from "../rooms/event-filter";
 
 const eventFilterSchema = z.object({
   limit: z.number().int().min(1).optional(),
@@ -46,12 +45,5 @@ export function parseFilter(value: unknown): Filter {
 /** The `filter` query parameter of /sync holds either a filter ID or the filter itself as JSON. */
 export function inlineFilterFromParam(text: string): Filter | undefined {
   if (!text.trimStart().startsWith("{")) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new MatrixError(400, "M_NOT_JSON", "The filter parameter is not valid JSON");
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw badJson("The filter must be a JSON object");
-  return parseFilter(parsed);
+  return parseFilter(parseFilterParamObject(text));
 }
